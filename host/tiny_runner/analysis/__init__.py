@@ -1,0 +1,1 @@
+"""Turning DUT replies into results: statistics over windows, top-1 and AUC."""

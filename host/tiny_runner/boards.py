@@ -1,0 +1,181 @@
+"""Board descriptors: one TOML file per board, validated against a small declared schema.
+
+Descriptors ship inside the package (boards/ in the source tree); a lab adds its own by
+pointing TINY_RUNNER_BOARDS at one or more folders (os.pathsep-separated), which are searched
+first. A malformed file is rejected naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import BoardError
+
+BOARDS_ENV = "TINY_RUNNER_BOARDS"
+MODES = ("performance", "accuracy", "energy")
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: type | tuple[type, ...]
+    required: bool = True
+    check: Callable[[Any], bool] | None = None
+    expect: str = ""  # what a valid value looks like, for the error message
+
+
+def _positive(v) -> bool:
+    return v > 0
+
+
+def _non_negative(v) -> bool:
+    return v >= 0
+
+
+_NUMBER = (int, float)
+SCHEMA: dict[str, Spec] = {
+    "name": Spec(str, expect="the board name, equal to the file name without .toml"),
+    "vendor": Spec(str),
+    "description": Spec(str, required=False),
+    "mcu": Spec(str),
+    "core": Spec(str),
+    "clock_hz": Spec(int, check=_positive, expect="a positive integer (Hz)"),
+    "flash_bytes": Spec(int, check=_positive, expect="a positive integer"),
+    "ram_bytes": Spec(int, check=_positive, expect="a positive integer"),
+    "virtual": Spec(bool, required=False),
+    "uart.performance_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
+    "uart.accuracy_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
+    "uart.energy_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
+    "uart.db_chunk_bytes": Spec(int, required=False, check=lambda v: 1 <= v <= 38, expect="an integer 1..38"),
+    "uart.boot_timeout_s": Spec(_NUMBER, required=False, check=_positive, expect="seconds > 0"),
+    "dut.vendor_string": Spec(str, required=False),
+    "simulation.cycles_per_mac": Spec(_NUMBER, check=_positive, expect="cycles > 0"),
+    "simulation.cycles_per_inference": Spec(_NUMBER, required=False, check=_non_negative, expect="cycles >= 0"),
+    "simulation.boot_us": Spec(int, required=False, check=_non_negative, expect="microseconds >= 0"),
+    "simulation.calibrated_from.round": Spec(str),
+    "simulation.calibrated_from.submitter": Spec(str),
+    "simulation.calibrated_from.system_id": Spec(str),
+    "simulation.calibrated_from.benchmark": Spec(str),
+    "simulation.calibrated_from.latency_ms": Spec(_NUMBER, check=_positive, expect="milliseconds > 0"),
+    "simulation.calibrated_from.source": Spec(str, required=False),
+}
+_SECTIONS = {"uart", "dut", "simulation", "simulation.calibrated_from"}
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    path: Path
+    data: dict = field(repr=False)
+
+    @property
+    def virtual(self) -> bool:
+        return bool(self.data.get("virtual", False))
+
+    @property
+    def clock_hz(self) -> int:
+        return self.data["clock_hz"]
+
+    def baud(self, mode: str) -> int:
+        return self.data["uart"][f"{mode}_baud"]
+
+    @property
+    def db_chunk_bytes(self) -> int:
+        return self.data["uart"].get("db_chunk_bytes", 38)
+
+    @property
+    def boot_timeout_s(self) -> float:
+        return float(self.data["uart"].get("boot_timeout_s", 5.0))
+
+    @property
+    def vendor_string(self) -> str:
+        return self.data.get("dut", {}).get("vendor_string", "unspecified")
+
+    @property
+    def simulation(self) -> dict:
+        return self.data.get("simulation", {})
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat[path] = value
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def validate(data: dict, source: Path) -> None:
+    """Raise BoardError on the first problem, naming the file and the key."""
+    flat = _flatten(data)
+    virtual = data.get("virtual", False) is True
+    for key, value in flat.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise BoardError(f"{source}: '{key}' must be a table ([{key}])")
+            continue
+        spec = SCHEMA.get(key)
+        if spec is None:
+            raise BoardError(f"{source}: unknown key '{key}'")
+        if isinstance(value, bool) and spec.kind is not bool or not isinstance(value, spec.kind):
+            raise BoardError(f"{source}: key '{key}': expected {spec.expect or _kind_name(spec.kind)}, got {value!r}")
+        if spec.check and not spec.check(value):
+            raise BoardError(f"{source}: key '{key}': expected {spec.expect}, got {value!r}")
+    for key, spec in SCHEMA.items():
+        needed = spec.required and (virtual or not key.startswith("simulation."))
+        if needed and key not in flat:
+            raise BoardError(f"{source}: missing key '{key}' ({spec.expect or _kind_name(spec.kind)})")
+    if not virtual and "simulation" in data:
+        raise BoardError(f"{source}: [simulation] is only for virtual boards (set virtual = true)")
+    if data["name"] != source.stem:
+        raise BoardError(f"{source}: key 'name' is {data['name']!r} but the file is named {source.name}")
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join({"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false"}[k.__name__]
+                       for k in kinds)
+
+
+def _search_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get(BOARDS_ENV, "").split(os.pathsep) if p]
+    return extra + [Path(str(resources.files("tiny_runner.board_files")))]
+
+
+def load_board_file(path: Path) -> Board:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise BoardError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise BoardError(f"{path}: cannot read: {exc.strerror}") from None
+    validate(data, path)
+    return Board(data["name"], path, data)
+
+
+def board_files() -> dict[str, Path]:
+    """name -> file, earlier search folders winning."""
+    found: dict[str, Path] = {}
+    for folder in _search_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load_board(name: str) -> Board:
+    files = board_files()
+    if name not in files:
+        known = ", ".join(sorted(files)) or "none"
+        raise BoardError(f"unknown board {name!r}; known boards: {known} (see `tiny-runner boards`)")
+    return load_board_file(files[name])
+
+
+def all_boards() -> list[Board]:
+    return [load_board_file(path) for _, path in sorted(board_files().items())]

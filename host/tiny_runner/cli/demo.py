@@ -1,0 +1,72 @@
+"""tiny-runner demo: all four MLPerf Tiny benchmarks, performance and accuracy, on a virtual board.
+
+Accuracy runs on small synthetic datasets (written next to the run directories): their labels
+are the reference model's own top-1 (ad01: anomalies by construction), so the figures show the
+pipeline working end to end, not the models' real accuracy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..benchmarks import get_benchmark
+from ..boards import load_board
+from ..datasets import load_dataset
+from ..errors import UsageError
+from ..models import resolve_model
+from ..progress import Progress
+from ..session import DEFAULT_LAB_SPEED, MeasureRequest, Session
+from ..synth import write_dataset
+
+# Files per synthetic accuracy set: enough for a figure, small enough for a one-minute demo.
+DEMO_FILES = {"kws01": 60, "vww01": 12, "ic01": 40, "ad01": 8}
+DEMO_AD_FRAMES = 20  # 16 windows per ad01 file instead of 196
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="measure kws, vww, ic and ad on a virtual board (performance + accuracy)")
+    p.add_argument("--board", default="virtual-l4r5zi")
+    p.add_argument("--model-dir", metavar="DIR", help="reference models (default: $TINY_RUNNER_MODEL_DIR)")
+    p.add_argument("--out", default="runs", metavar="DIR")
+    p.add_argument("--lab-speed", type=float, default=DEFAULT_LAB_SPEED)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    board = load_board(args.board)
+    if not board.virtual:
+        raise UsageError("the demo runs on a virtual board")
+    out = Path(args.out)
+    rows = []
+    progress = Progress()
+    for bench_id, files in DEMO_FILES.items():
+        bench = get_benchmark(bench_id)
+        model = resolve_model(bench.id, model_dir=args.model_dir)
+        data_dir = out / "demo-datasets" / bench.id
+        if not (data_dir / "y_labels.csv").is_file():
+            progress.message(f"writing a synthetic {bench.id} dataset ({files} files) to {data_dir}")
+            write_dataset(bench, data_dir, files, model.path, ad_frames=DEMO_AD_FRAMES)
+        dataset = load_dataset(data_dir, bench)
+        figures = {}
+        for mode in ("performance", "accuracy"):
+            request = MeasureRequest(
+                board=board, mode=mode, benchmark=bench, model=model, dataset=dataset if mode == "accuracy" else None,
+                runs_root=out, lab_speed=args.lab_speed, check_outputs=mode == "accuracy",
+            )
+            figures[mode] = Session(request, progress).run()
+        rows.append(figures)
+    print()
+    print(f"{board.name}: MLPerf Tiny reference models on the virtual lab (latency modelled, outputs real)")
+    print(f"{'benchmark':<10} {'latency ms':>11} {'inf/s':>9} {'valid':>6}   accuracy on a synthetic set")
+    for figures in rows:
+        perf, acc = figures["performance"], figures["accuracy"]
+        if acc["benchmark"] == "ad01":
+            quality = f"AUC {acc['auc']:.3f} over {acc['files']} files"
+        else:
+            quality = f"top-1 {acc['top1_pct']:.1f} % agreement over {acc['files']} files"
+        check = acc["check_outputs"]
+        quality += f", {check['mismatches']}/{check['checked']} outputs differ from host TFLM"
+        print(f"{perf['benchmark']:<10} {perf['median_latency_ms']:>11.3f} {perf['median_throughput_inf_per_s']:>9.3f} "
+              f"{'yes' if perf['valid'] else 'NO':>6}   {quality}")
+    print(f"run directories are under {out}/")
+    return 0

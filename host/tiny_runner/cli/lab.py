@@ -1,0 +1,52 @@
+"""tiny-runner lab serve: a virtual DUT on a pty (or TCP port) in the foreground, for manual
+sessions, remote use (`measure --dut socket://...`) and trying other hosts against it."""
+
+from __future__ import annotations
+
+from ..benchmarks import get_benchmark
+from ..boards import load_board
+from ..errors import UsageError
+from ..lab.dut_process import VirtualDutConfig, serve
+from ..lab.latency import LatencyModel
+from ..modelinfo import model_info
+from ..models import resolve_model
+from ..session import DEFAULT_LAB_SPEED
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("lab", help="run virtual lab devices by hand",
+                       description="The virtual lab: devices that speak the real protocols on real ports.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = actions.add_parser("serve", help="serve a virtual DUT until interrupted")
+    s.add_argument("--board", required=True)
+    s.add_argument("--benchmark", "-b", required=True)
+    s.add_argument("--firmware-mode", choices=("performance", "energy"), default="performance")
+    s.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT instead of a pty (0: any)")
+    s.add_argument("--speed", type=float, default=DEFAULT_LAB_SPEED)
+    s.add_argument("--model", metavar="FILE")
+    s.add_argument("--model-dir", metavar="DIR")
+    s.set_defaults(handler=run_serve)
+
+
+def run_serve(args) -> int:
+    board = load_board(args.board)
+    if not board.virtual:
+        raise UsageError(f"{board.name} is a real board; `lab serve` needs a virtual one")
+    benchmark = get_benchmark(args.benchmark)
+    model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
+    mode = "energy" if args.firmware_mode == "energy" else "performance"
+    config = VirtualDutConfig(
+        benchmark_id=benchmark.id,
+        model_path=str(model.path),
+        inference_us=LatencyModel.from_board(board).inference_us(model_info(model.path).macs),
+        mode=mode,
+        baud=board.baud(mode),
+        speed=args.speed,
+        vendor=board.vendor_string,
+        boot_us=int(board.simulation.get("boot_us", 0)),
+        listen=f"tcp:{args.tcp}" if args.tcp is not None else "pty",
+        boot_on_start=True,
+    )
+    print(f"virtual {board.name} with {benchmark.id} ({mode} firmware); Ctrl-C stops it", flush=True)
+    serve(config, control=False)
+    return 0

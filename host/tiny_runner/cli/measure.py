@@ -1,0 +1,141 @@
+"""tiny-runner measure: performance or accuracy of one benchmark on one board."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..benchmarks import get_benchmark
+from ..boards import load_board
+from ..datasets import LABELS_FILE, load_dataset
+from ..errors import ResultNotValid, UsageError
+from ..models import resolve_model
+from ..progress import Progress
+from ..report.summary import summary
+from ..rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
+from ..session import DEFAULT_LAB_SPEED, MeasureRequest, Session
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("measure", help="run performance or accuracy mode on a board",
+                       description="Run one benchmark in one mode on a board and write a run directory.")
+    p.add_argument("--board", required=True, help="board descriptor name (see `tiny-runner boards`)")
+    p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad (or kws01, ...); default: what the DUT reports")
+    p.add_argument("--mode", choices=("performance", "accuracy"), default="performance")
+    p.add_argument("--dut", metavar="URL", help="DUT port: /dev/ttyACM0, COM3, socket://host:port, rfc2217://...; "
+                   "omit on a virtual board to start its virtual DUT")
+    p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files)")
+    p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s)")
+    p.add_argument("--limit", type=int, metavar="K", help="accuracy mode: only the first K files (result not valid)")
+    p.add_argument("--model", metavar="FILE", help="a .tflite model of your own instead of the reference one")
+    p.add_argument("--model-dir", metavar="DIR", help="reference models folder (default: $TINY_RUNNER_MODEL_DIR)")
+    p.add_argument("--check-outputs", action="store_true",
+                   help="compare every DUT result vector with the host's own TFLM run of the model")
+    p.add_argument("--warmup", type=int, default=1, help="warm-up inferences before each window (default 1)")
+    p.add_argument("--iterations", type=int, metavar="N", help="inferences per window (default: calibrated)")
+    p.add_argument("--target-window", type=float, default=DEFAULT_TARGET_WINDOW_S, metavar="S",
+                   help="calibrate windows to last about S seconds (default %(default)s, minimum 10)")
+    p.add_argument("--out", default="runs", metavar="DIR", help="folder for run directories (default ./runs)")
+    p.add_argument("--run-dir", metavar="DIR", help="exact run directory to create")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    lab = p.add_argument_group("virtual lab")
+    lab.add_argument("--lab-speed", type=float, default=DEFAULT_LAB_SPEED, metavar="F",
+                     help="virtual time runs F times faster than real time (default %(default)g; 1 = real time)")
+    lab.add_argument("--lab-timer-start-us", type=int, default=0, metavar="US",
+                     help="start value of the virtual DUT's 32-bit microsecond timer")
+    lab.add_argument("--lab-fault", action="append", default=[], metavar="KEY=VALUE",
+                     help="make the virtual DUT misbehave: error_reply.CMD=TEXT, drop_rx_every=N, "
+                          "silent_after=N, no_banner=1, abort_on_infer=1")
+    lab.add_argument("--lab-firmware-mode", choices=("performance", "energy"),
+                     help="build flashed on the virtual board (default: the one the run needs)")
+    p.set_defaults(handler=run)
+
+
+def parse_faults(items: list[str]) -> dict:
+    faults: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--lab-fault {item!r}: expected KEY=VALUE")
+        if key.startswith("error_reply."):
+            faults.setdefault("error_reply", {})[key.split(".", 1)[1]] = value
+        elif key in ("drop_rx_every", "silent_after"):
+            try:
+                faults[key] = int(value)
+            except ValueError:
+                raise UsageError(f"--lab-fault {key} needs an integer, got {value!r}") from None
+        elif key in ("no_banner", "abort_on_infer"):
+            faults[key] = value.lower() in ("1", "true", "yes")
+        else:
+            raise UsageError(f"--lab-fault: unknown fault {key!r}")
+    return faults
+
+
+def build_request(args) -> MeasureRequest:
+    """Check everything that can be checked before a run directory exists or a port opens."""
+    board = load_board(args.board)
+    benchmark = get_benchmark(args.benchmark) if args.benchmark else None
+    if args.dut is None and not board.virtual:
+        raise UsageError(f"{board.name} is a real board: pass --dut PORT (for example /dev/ttyACM0)")
+    if benchmark is None and args.dut is None:
+        raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2 or ad)")
+    if args.mode == "accuracy" and not args.dataset:
+        raise UsageError("accuracy mode needs --dataset DIR; `tiny-runner dataset synth` writes a synthetic one")
+    if args.limit is not None and (args.mode != "accuracy" or args.limit < 1):
+        raise UsageError("--limit K (K >= 1) applies to accuracy mode only")
+    if args.iterations is not None and (args.mode != "performance" or args.iterations < 1):
+        raise UsageError("--iterations N (N >= 1) applies to performance mode only")
+    if args.warmup < 0:
+        raise UsageError("--warmup must be >= 0")
+    if args.target_window < MIN_WINDOW_S:
+        raise UsageError(f"--target-window must be at least {MIN_WINDOW_S:g} s (the run rules' minimum)")
+    if not args.lab_speed > 0:
+        raise UsageError("--lab-speed must be > 0")
+    if args.model and args.model_dir:
+        raise UsageError("pass --model or --model-dir, not both")
+
+    model = None
+    if benchmark and (args.model or args.dut is None or args.check_outputs):
+        model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
+    dataset = None
+    if args.dataset:
+        if benchmark is None:
+            raise UsageError("--dataset needs --benchmark so the files can be checked before the run")
+        dataset = load_dataset(args.dataset, benchmark, args.labels)
+    return MeasureRequest(
+        board=board,
+        mode=args.mode,
+        benchmark=benchmark,
+        dut_url=args.dut,
+        dataset=dataset,
+        limit=args.limit,
+        model=model,
+        model_dir=args.model_dir,
+        check_outputs=args.check_outputs,
+        warmup=args.warmup,
+        iterations=args.iterations,
+        target_window_s=args.target_window,
+        runs_root=Path(args.out),
+        run_dir=Path(args.run_dir) if args.run_dir else None,
+        lab_speed=args.lab_speed,
+        lab_timer_start_us=args.lab_timer_start_us,
+        lab_faults=parse_faults(args.lab_fault),
+        lab_firmware_mode=args.lab_firmware_mode,
+    )
+
+
+def run(args) -> int:
+    request = build_request(args)
+    session = Session(request, Progress(enabled=not args.quiet))
+    if not args.quiet:
+        print(f"run directory: {session.run_dir.path}", file=sys.stderr)
+    results = session.run()
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print(summary(results))
+    if not results["valid"]:
+        return ResultNotValid.exit_code
+    return 0

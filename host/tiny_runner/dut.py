@@ -1,0 +1,252 @@
+"""The DUT protocol client (docs: tiny_protocol.md §3), byte-exact, with typed replies.
+
+Every command is ASCII text plus one `%`, never CR/LF, at most 80 characters; the client waits
+for the `m-ready` line after each one. Every `e-` reply, and the two error lines the reference
+firmware prints without the `e-` prefix, raise DutErrorReply carrying the DUT's own text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from .errors import DutErrorReply, DutTimeout, FirmwareMismatch, ProtocolError
+from .link import Link
+
+COMMAND_BUDGET = 80  # characters the reference parser keeps (tiny_protocol.md §3.1)
+MAX_DB_CHUNK = (COMMAND_BUDGET - len("db ")) // 2  # 38 payload bytes per `db` command
+LAP_WRAP = 1 << 32  # m-lap-us is a 32-bit microsecond counter
+
+READY = "m-ready"
+MODES = ("performance", "energy")
+
+_RESULTS = re.compile(r"^m-results-\[([^\]]*)\]$")
+_LAP = re.compile(r"^m-lap-us-(\d+)$")
+_NAME = re.compile(r"^m-name-([^-\[]+)-\[(.*)\]$")
+_PROFILE = re.compile(r"^m-profile-\[(.*)\]$")
+_MODEL = re.compile(r"^m-model-\[(.*)\]$")
+_MODE = re.compile(r"^m-timestamp-mode-(\w+)$")
+# Error lines the reference firmware prints without the e- prefix (tiny_protocol.md §3.3, §3.4).
+_UNPREFIXED_ERRORS = (
+    re.compile(r"^Supplied buffer size -?\d+ exceeds maximum of \d+$"),
+    re.compile(r"^Input db has \d+ elemented, expected \d+$"),
+)
+_REBOOT_MARKERS = ("m-init-done",)
+
+
+@dataclass
+class Banner:
+    lines: list[str]
+    mode: str | None  # "performance", "energy", or None if the banner carried no mode line
+
+
+@dataclass
+class InferReply:
+    iterations: int
+    warmup: int
+    lap_us: tuple[int, int] | None  # the two timestamps (performance firmware only)
+    results: list[float]
+    results_line: str
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def elapsed_us(self) -> int | None:
+        """t1 - t0, correct across one wrap of the 32-bit counter."""
+        if self.lap_us is None:
+            return None
+        t0, t1 = self.lap_us
+        return (t1 - t0) % LAP_WRAP
+
+
+def parse_results(line: str) -> list[float]:
+    """Values of an `m-results-[...]` line; empty items (the VWW trailing comma) are skipped."""
+    match = _RESULTS.match(line)
+    if not match:
+        raise ProtocolError(f"not a results line: {line!r}")
+    values = []
+    for item in match.group(1).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise ProtocolError(f"results line has a non-numeric value {item!r}: {line!r}") from None
+    return values
+
+
+def mode_from_banner(lines: list[str]) -> str | None:
+    for line in lines:
+        match = _MODE.match(line)
+        if match:
+            return match.group(1)
+    return None
+
+
+class DutClient:
+    """Talks to one DUT over a Link. Timeouts are host seconds; results come from DUT clocks."""
+
+    def __init__(self, link: Link, *, db_chunk_bytes: int = MAX_DB_CHUNK, command_timeout_s: float = 5.0):
+        if not 1 <= db_chunk_bytes <= MAX_DB_CHUNK:
+            raise ValueError(f"db chunk must be 1..{MAX_DB_CHUNK} bytes, got {db_chunk_bytes}")
+        self.link = link
+        self.db_chunk_bytes = db_chunk_bytes
+        self.command_timeout_s = command_timeout_s
+        self.unsolicited: list[bytes] = []  # stale bytes found before commands, for the log
+
+    # -- the basic exchange ----------------------------------------------------------------
+    def read_banner(self, timeout_s: float) -> Banner | None:
+        """Collect the boot banner up to its `m-ready`; None if nothing arrived in time."""
+        deadline = time.monotonic() + timeout_s
+        lines: list[str] = []
+        while True:
+            line = self.link.read_line(deadline)
+            if line is None:
+                if lines:
+                    raise DutTimeout(
+                        f"{self.link.url}: boot banner started ({lines[-1]!r}) but no m-ready within {timeout_s:g} s"
+                    )
+                return None
+            if line == READY:
+                return Banner(lines, mode_from_banner(lines))
+            lines.append(line)
+
+    def transact(self, command: str, timeout_s: float | None = None) -> list[str]:
+        """Send one command, return the reply lines before `m-ready`; raise on any error line."""
+        _check_command(command)
+        stale = self.link.drain()
+        if stale:
+            self.unsolicited.append(stale)
+            text = stale.decode("latin-1")
+            if "m-timestamp-mode-" in text or "m-init-done" in text:
+                raise ProtocolError(
+                    f"{self.link.url}: the DUT rebooted (boot banner arrived unasked before {command!r}); "
+                    "check its power and reset lines"
+                )
+        timeout_s = self.command_timeout_s if timeout_s is None else timeout_s
+        self.link.send(command.encode("ascii") + b"%")
+        deadline = time.monotonic() + timeout_s
+        lines: list[str] = []
+        while True:
+            line = self.link.read_line(deadline)
+            if line is None:
+                got = lines + ([self.link.partial().decode("latin-1")] if self.link.partial() else [])
+                heard = f"received {got!r}" if got else "received nothing"
+                raise DutTimeout(
+                    f"no reply from {self.link.url} to {command + '%'!r} within {timeout_s:g} s ({heard}); "
+                    "check the port, the baud rate and that the DUT is powered and running the benchmark firmware"
+                )
+            if line == READY:
+                break
+            lines.append(line)
+        self._raise_on_error(command, lines)
+        return lines
+
+    def _raise_on_error(self, command: str, lines: list[str]) -> None:
+        for line in lines:
+            if line.startswith("e-") or any(p.match(line) for p in _UNPREFIXED_ERRORS):
+                raise DutErrorReply(
+                    f"the DUT rejected {command + '%'!r}: {line}", command=command, reply=line
+                )
+            if line in _REBOOT_MARKERS or _MODE.match(line):
+                raise ProtocolError(f"the DUT rebooted while answering {command + '%'!r}")
+
+    # -- typed commands ---------------------------------------------------------------------
+    def name(self, timeout_s: float | None = None) -> str:
+        """The vendor string of `m-name-dut-[<vendor>]`."""
+        for line in self.transact("name", timeout_s):
+            match = _NAME.match(line)
+            if match:
+                return match.group(2)
+        raise ProtocolError(f"{self.link.url}: no m-name-... line in the reply to 'name%'")
+
+    def profile(self) -> tuple[str, str]:
+        """(firmware profile string, model id such as 'kws01')."""
+        lines = self.transact("profile")
+        profile = next((m.group(1) for m in map(_PROFILE.match, lines) if m), None)
+        model = next((m.group(1) for m in map(_MODEL.match, lines) if m), None)
+        if profile is None or model is None:
+            raise ProtocolError(f"{self.link.url}: 'profile%' reply lacks m-profile-[...] or m-model-[...]: {lines!r}")
+        return profile, model
+
+    def firmware_mode(self) -> str:
+        """Ask the DUT which timestamp mode it was built for: a `timestamp` command prints
+        m-lap-us-N in performance firmware and nothing (a GPIO pulse) in energy firmware."""
+        lines = self.transact("timestamp")
+        return "performance" if any(_LAP.match(line) for line in lines) else "energy"
+
+    def load(self, data: bytes) -> None:
+        """Download one input: `db load N`, then `db <hex>` chunks, checking each reply."""
+        if not data:
+            raise ValueError("cannot load an empty input")
+        size = len(data)
+        lines = self.transact(f"db load {size}")
+        if f"m-[Expecting {size} bytes]" not in lines:
+            raise ProtocolError(f"the DUT did not confirm 'db load {size}%' (replied {lines!r})")
+        step = self.db_chunk_bytes
+        for offset in range(0, size, step):
+            chunk = data[offset : offset + step]
+            lines = self.transact("db " + chunk.hex())
+            last = offset + step >= size
+            if last and "m-load-done" not in lines:
+                raise ProtocolError(
+                    f"the DUT did not report m-load-done after all {size} bytes (replied {lines!r}); bytes were lost"
+                )
+            if not last and "m-load-done" in lines:
+                raise ProtocolError(
+                    f"the DUT reported m-load-done after {offset + len(chunk)} of {size} bytes; the link corrupts data"
+                )
+
+    def infer(self, iterations: int, warmup: int, timeout_s: float, expect_timestamps: bool = True) -> InferReply:
+        """`infer N W`: check the reply sequence of §3.4 and return timestamps and results."""
+        if iterations < 1 or warmup < 0:
+            raise ValueError("iterations must be >= 1 and warmup >= 0")
+        command = f"infer {iterations} {warmup}"
+        lines = self.transact(command, timeout_s)
+        laps = [int(m.group(1)) for m in map(_LAP.match, lines) if m]
+        results = [line for line in lines if line.startswith("m-results-")]
+        expected_start = f"m-infer-start-{iterations}"
+        if expected_start not in lines or "m-infer-done" not in lines:
+            raise ProtocolError(f"{command + '%'!r}: reply lacks {expected_start} / m-infer-done: {lines!r}")
+        if len(results) != 1:
+            raise ProtocolError(f"{command + '%'!r}: expected one m-results line, got {len(results)}: {lines!r}")
+        if expect_timestamps and not laps:
+            raise FirmwareMismatch(
+                f"{command + '%'!r} printed no m-lap-us timestamps: the DUT runs energy-mode firmware, "
+                "but this is a performance run; flash the performance build"
+            )
+        if expect_timestamps and len(laps) != 2:
+            raise ProtocolError(
+                f"{command + '%'!r}: expected two m-lap-us timestamps around the timed region, got {len(laps)}"
+            )
+        if not expect_timestamps and laps:
+            raise FirmwareMismatch(
+                "the DUT printed m-lap-us timestamps: it runs performance-mode firmware, but this is an energy run"
+            )
+        return InferReply(
+            iterations=iterations,
+            warmup=warmup,
+            lap_us=(laps[0], laps[1]) if len(laps) == 2 else None,
+            results=parse_results(results[0]),
+            results_line=results[0],
+            lines=lines,
+        )
+
+    def results(self) -> list[float]:
+        lines = [line for line in self.transact("results") if line.startswith("m-results-")]
+        if len(lines) != 1:
+            raise ProtocolError(f"'results%' returned {len(lines)} results lines")
+        return parse_results(lines[0])
+
+
+def _check_command(command: str) -> None:
+    """The host never sends what the reference parser would mangle."""
+    if not command.strip():
+        raise ValueError("refusing to send an empty command (the reference parser dereferences NULL)")
+    if any(c in command for c in "%\r\n"):
+        raise ValueError(f"command contains %, CR or LF: {command!r}")
+    if len(command) > COMMAND_BUDGET:
+        raise ValueError(f"command is {len(command)} characters; the DUT keeps only {COMMAND_BUDGET}")
+    if not command.isascii():
+        raise ValueError(f"command is not ASCII: {command!r}")

@@ -1,0 +1,103 @@
+"""Errors a person can act on: each class carries its own exit code and a one-line message.
+
+The CLI prints `tiny-runner: error: <message>` and exits with `exit_code`; no traceback.
+The codes are part of the interface (docs/cli.md lists them) so scripts can branch on them.
+"""
+
+from __future__ import annotations
+
+
+class TinyRunnerError(Exception):
+    """Base of every error that is the user's input or the bench's state, not a bug."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ResultNotValid(TinyRunnerError):
+    """The run finished but broke a run rule; the numbers are reported and marked not valid."""
+
+    exit_code = 3
+
+
+class BoardError(TinyRunnerError):
+    """Unknown board name or a malformed board descriptor."""
+
+    exit_code = 10
+
+
+class ModelError(TinyRunnerError):
+    """Model file missing, hash mismatch, or a model that does not fit the benchmark."""
+
+    exit_code = 11
+
+
+class DatasetError(TinyRunnerError):
+    """Dataset folder without y_labels.csv, a missing or wrongly sized stimulus file."""
+
+    exit_code = 12
+
+
+class PortError(TinyRunnerError):
+    """A serial port (or URL) that cannot be opened, or that went away."""
+
+    exit_code = 13
+
+
+class DutTimeout(TinyRunnerError):
+    """The DUT did not complete a reply in time."""
+
+    exit_code = 14
+
+
+class DutErrorReply(TinyRunnerError):
+    """The DUT answered a command with an error (`e-[...]` or a known unprefixed error line)."""
+
+    exit_code = 15
+
+    def __init__(self, message: str, *, command: str = "", reply: str = ""):
+        super().__init__(message)
+        self.command = command
+        self.reply = reply
+
+
+class FirmwareMismatch(TinyRunnerError):
+    """The DUT runs firmware for another mode (performance vs energy) or another model."""
+
+    exit_code = 16
+
+
+class ProtocolError(TinyRunnerError):
+    """The DUT answered, but not in the shape the protocol prescribes (or it rebooted)."""
+
+    exit_code = 17
+
+
+class LabError(TinyRunnerError):
+    """The virtual lab failed: a virtual device could not start or died."""
+
+    exit_code = 18
+
+
+class InferenceError(TinyRunnerError):
+    """The host-side TFLM interpreter failed (crashed, or rejected the model)."""
+
+    exit_code = 19
+
+
+class UsageError(TinyRunnerError):
+    """Options that contradict each other or values out of range."""
+
+    exit_code = 2
+
+
+class Interrupted(TinyRunnerError):
+    """The user stopped the run (Ctrl-C / SIGTERM)."""
+
+    exit_code = 130

@@ -1,0 +1,107 @@
+"""Where a virtual device meets the host: a pty in raw mode (the default) or a TCP socket,
+and a UART that paces bytes at the configured baud on the virtual clock.
+
+With a pty the host opens `/dev/pts/N` with pyserial exactly as it opens a USB serial port;
+with TCP it uses `socket://127.0.0.1:PORT`. 8N1 framing: 10 bit times per byte.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tty
+
+from .clock import VirtualClock
+
+BITS_PER_BYTE = 10  # start + 8 data + stop
+
+
+class PtyEndpoint:
+    def __init__(self):
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # no echo, no line discipline: bytes pass untouched
+        # Holding the slave open keeps the master readable (no EIO) while the host reconnects.
+        self.url = os.ttyname(self._slave)
+
+    def fileno(self) -> int:
+        return self.master
+
+    def read(self) -> bytes:
+        try:
+            return os.read(self.master, 4096)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self.master, view)
+            view = view[written:]
+
+    def close(self) -> None:
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class TcpEndpoint:
+    """One client at a time on 127.0.0.1:port (port 0 picks a free one)."""
+
+    def __init__(self, port: int = 0):
+        self._server = socket.create_server(("127.0.0.1", port))
+        self.port = self._server.getsockname()[1]
+        self.url = f"socket://127.0.0.1:{self.port}"
+        self._conn: socket.socket | None = None
+
+    def fileno(self) -> int:
+        return self._conn.fileno() if self._conn else self._server.fileno()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def accept(self) -> None:
+        self._conn, _ = self._server.accept()
+        self._conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def read(self) -> bytes:
+        data = self._conn.recv(4096) if self._conn else b""
+        if not data and self._conn:
+            self._conn.close()
+            self._conn = None
+        return data
+
+    def write(self, data: bytes) -> None:
+        if self._conn:
+            try:
+                self._conn.sendall(data)
+            except OSError:
+                pass  # the host hung up; a real UART would just keep sending into the void
+
+    def close(self) -> None:
+        if self._conn:
+            self._conn.close()
+        self._server.close()
+
+
+class PacedUart:
+    """Bytes leave at baud/10 per virtual second: the clock is spent after each write."""
+
+    def __init__(self, endpoint, baud: int, clock: VirtualClock):
+        self.endpoint = endpoint
+        self.baud = baud
+        self.clock = clock
+
+    def byte_time_us(self, count: int) -> float:
+        return count * BITS_PER_BYTE * 1e6 / self.baud
+
+    def write(self, data: bytes) -> None:
+        self.endpoint.write(data)
+        self.clock.spend(self.byte_time_us(len(data)))
+
+    def received(self, count: int) -> None:
+        """Incoming bytes also took their wire time to arrive before the firmware sees them."""
+        self.clock.idle()
+        self.clock.spend(self.byte_time_us(count))

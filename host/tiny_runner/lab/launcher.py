@@ -1,0 +1,99 @@
+"""Starting and stopping a virtual DUT process from the runner (the parent side)."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..errors import LabError
+from .dut_process import VirtualDutConfig
+
+_START_TIMEOUT_S = 60.0  # loading a model into TFLM takes well under a second; be generous on slow CI
+
+
+class VirtualDut:
+    """A virtual DUT process; `url` is the port to open, `power_on()` boots the firmware."""
+
+    def __init__(self, config: VirtualDutConfig, log_path: Path | None = None):
+        self.config = config
+        self.log_path = log_path
+        self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tiny_runner.lab.dut_process", config.to_json()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        self.url = self._wait_ready()
+        self.stats: dict = {}
+
+    def _wait_ready(self) -> str:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self._proc.stdout], [], [], 0.5)
+            if ready:
+                line = self._proc.stdout.readline()
+                if line.startswith("ready "):
+                    return line.split(" ", 1)[1].strip()
+                if not line:
+                    break
+        self.stop()
+        raise LabError(f"the virtual DUT did not start ({self.exit_description()}){self._log_hint()}")
+
+    def power_on(self) -> None:
+        """Boot the firmware (the banner goes out on the port)."""
+        self._send("boot")
+
+    def _send(self, command: str) -> None:
+        try:
+            self._proc.stdin.write(command + "\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            raise LabError(f"the virtual DUT is gone ({self.exit_description()}){self._log_hint()}") from None
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def exit_description(self) -> str:
+        code = self._proc.poll()
+        if code is None:
+            return "still running"
+        if code < 0:
+            return f"killed by signal {-code}"
+        return f"exit code {code}"
+
+    def failure(self) -> LabError | None:
+        """A LabError describing the crash if the process died, else None."""
+        if self.alive():
+            return None
+        return LabError(f"the virtual DUT process died ({self.exit_description()}){self._log_hint()}")
+
+    def _log_hint(self) -> str:
+        return f"; see {self.log_path}" if self.log_path else ""
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            try:
+                out, _ = self._proc.communicate(input="quit\n", timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                out, _ = self._proc.communicate()
+            except (BrokenPipeError, ValueError, OSError):
+                out = ""
+            for line in (out or "").splitlines():
+                if line.startswith("stats "):
+                    self.stats = json.loads(line[6:])
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+            self._log = subprocess.DEVNULL
+
+    def __enter__(self) -> "VirtualDut":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The measurement procedures, one module per mode, each driving a connected DUT."""

@@ -1,0 +1,88 @@
+"""Accuracy mode (tiny_protocol.md §6.4): every file of the label list (or the first K),
+`infer 1 0` on each input; top-1 and AUC for the classifiers, per-file mean MSE and AUC for
+ad01 (every 2560-byte window of a file at its stride, scored by their mean)."""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+
+from .. import rules
+from ..analysis.accuracy import anomaly_metrics, classification_metrics
+from ..errors import ProtocolError, UsageError
+
+_FIRST_TIMEOUT_S = 60.0
+
+
+class AccuracyRun:
+    def __init__(self, session, dut, golden):
+        self.session = session
+        self.req = session.req
+        self.dut = dut
+        self.golden = golden
+        self.results = session.results
+        self.log = session.run_dir.log
+        self.progress = session.progress
+
+    def run(self) -> None:
+        dataset, bench = self.req.dataset, self.req.benchmark
+        if dataset is None:
+            raise UsageError(
+                "accuracy mode needs --dataset DIR (y_labels.csv and its .bin files); "
+                "`tiny-runner dataset synth` writes a synthetic one"
+            )
+        entries = dataset.entries[: self.req.limit] if self.req.limit else dataset.entries
+        self.results["stimuli"] = {
+            "source": "dataset",
+            "dataset": str(dataset.root),
+            "labels_file": dataset.labels_path.name,
+            "synthetic_dataset": dataset.synthetic,
+            "labels": dataset.meta.get("labels", "from the dataset"),
+            "files_in_dataset": len(dataset.entries),
+        }
+        self.results["windows"] = []  # accuracy mode has no timed windows
+        labels, scores, latencies_us = [], [], []
+        timeout = _FIRST_TIMEOUT_S
+        self.progress.start(f"{bench.id} accuracy: {len(entries)} files")
+        for done, entry in enumerate(entries, start=1):
+            data = dataset.read(entry)
+            values = []
+            for number, window in enumerate(dataset.windows(entry, data)):
+                self.dut.load(window)
+                reply = self.dut.infer(1, 0, timeout)
+                latencies_us.append(reply.elapsed_us)
+                timeout = rules.infer_timeout_s(max(latencies_us) / 1e6)
+                if len(reply.results) != bench.output_size:
+                    raise ProtocolError(
+                        f"{entry.file}: the DUT returned {len(reply.results)} values, {bench.id} has {bench.output_size}"
+                    )
+                values.append(reply.results)
+                if self.golden:
+                    self.golden.check(f"{entry.file}#{number}" if entry.window_bytes else entry.file, window, reply.results)
+            labels.append(entry.label)
+            if bench.metric == "auc":
+                score = float(np.mean([v[0] for v in values]))
+                scores.append(score)
+                self.session.run_dir.append_output([entry.file, entry.label, f"{score:.6f}", len(values)])
+            else:
+                scores.append(values[0])
+                self.session.run_dir.append_output([entry.file, entry.label, *values[0]])
+            self.results["files_done"] = done
+            self.progress.update(done, len(entries), entry.file)
+
+        metrics = anomaly_metrics(labels, scores) if bench.metric == "auc" else classification_metrics(labels, scores)
+        self.results.update(metrics)
+        self.results["files"] = len(entries)
+        self.results["inferences"] = len(latencies_us)
+        self.results["single_inference_latency_ms"] = {
+            "median": statistics.median(latencies_us) / 1e3,
+            "min": min(latencies_us) / 1e3,
+            "max": max(latencies_us) / 1e3,
+        }
+        if self.req.limit and self.req.limit < len(dataset.entries):
+            self.results["violations"].append(
+                f"--limit {self.req.limit}: {len(entries)} of {len(dataset.entries)} files; "
+                "an accuracy result needs every file"
+            )
+        self.log(f"accuracy: {len(entries)} files, {len(latencies_us)} inferences, metrics {metrics}")

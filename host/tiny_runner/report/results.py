@@ -1,0 +1,72 @@
+"""results.json (the full record) and results.txt (the lines the submission checker greps,
+tiny_protocol.md §6.5), both derived from one results dict."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .. import rules
+from ..analysis.stats import window_stats
+
+
+def finalise(results: dict, request) -> None:
+    """Add the summary figures and the validity verdict once the procedure has finished."""
+    bench = request.benchmark
+    if request.model is not None:
+        results["model"] = {
+            "path": str(request.model.path),
+            "sha256": request.model.sha256,
+            "reference": request.model.reference,
+        }
+    if bench is not None:
+        results["quality_target"] = bench.quality_target
+    if results["mode"] == "performance":
+        windows = results.get("windows", [])
+        throughput = window_stats([w["throughput_inf_per_s"] for w in windows if w["throughput_inf_per_s"]])
+        latency = window_stats([w["latency_ms"] for w in windows])
+        results["median_throughput_inf_per_s"] = throughput["median"]
+        results["median_latency_ms"] = latency["median"]
+        results["throughput_stats"] = throughput
+        results["violations"] = rules.window_violations([w["seconds"] for w in windows]) + results["violations"]
+    check = results.get("check_outputs")
+    if check and check["mismatches"]:
+        results["violations"].append(
+            f"--check-outputs: {check['mismatches']} of {check['checked']} DUT result vectors differ from the "
+            f"host's TFLM run (max difference {check['max_abs_diff']:.4f})"
+        )
+    results["valid"] = not results["violations"]
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def results_txt(results: dict) -> str:
+    """The graded lines, in the MLCommons runner's wording so the submission checker finds them."""
+    stamp = _stamp()
+    prefix = f"{stamp} ulp-mlperf:"
+    lines = [
+        f"{prefix} tiny-runner {results['tiny_runner_version']}, board {results['board']}, "
+        f"benchmark {results['benchmark']}, mode {results['mode']}, status {results['status']}"
+    ]
+    if results["mode"] == "performance":
+        for w in results.get("windows", []):
+            met = "Runtime requirements have been met." if w["meets_min_window"] else "Runtime requirements NOT met."
+            lines.append(
+                f"{prefix} Window {w['index']}: {w['inferences']} inferences in {w['seconds']:.3f} s, "
+                f"{w['throughput_inf_per_s']:.3f} inf./sec. {met}"
+            )
+        if results.get("median_throughput_inf_per_s") is not None:
+            lines.append(f"{prefix} Median throughput is {results['median_throughput_inf_per_s']:10.3f} inf./sec.")
+    elif results["mode"] == "accuracy" and results["status"] == "completed":
+        if results["benchmark"] == "ad01":
+            lines.append(f"{prefix} Top 1% = {results['pr_accuracy_pct']:.1f}  (ad01: precision/recall accuracy)")
+        else:
+            lines.append(f"{prefix} Top 1% = {results['top1_pct']:.1f}")
+        if results.get("auc") is not None:
+            lines.append(f"{prefix} AUC = {results['auc']:.3f}")
+    for problem in results.get("violations", []):
+        lines.append(f"{prefix} ERROR: Not valid for submission. {problem}")
+    if results["status"] != "completed":
+        lines.append(f"{prefix} ERROR: run {results['status']}: {results.get('stop_reason', '')}")
+    return "\n".join(lines) + "\n"

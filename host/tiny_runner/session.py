@@ -1,0 +1,229 @@
+"""One measurement: board + (virtual) DUT + link + protocol + mode procedure + run directory.
+
+The session opens things in order (run directory first, then the lab, the port, the
+handshake), hands the connected DUT to a mode procedure (modes/), and on every way out writes
+what it has: results.json (partial if need be) and status.json saying why it stopped.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .benchmarks import Benchmark, get_benchmark
+from .boards import Board
+from .datasets import Dataset
+from .dut import DutClient
+from .errors import DutTimeout, FirmwareMismatch, Interrupted, PortError, TinyRunnerError
+from .golden import GoldenCheck
+from .lab.dut_process import VirtualDutConfig
+from .lab.latency import LatencyModel
+from .lab.launcher import VirtualDut
+from .link import Link
+from .modelinfo import model_info
+from .models import ResolvedModel, resolve_model
+from .progress import Progress
+from .report.results import finalise, results_txt
+from .rules import DEFAULT_TARGET_WINDOW_S
+from .rundir import RunDir, utc_now
+from .wirelog import WireLog
+
+DEFAULT_LAB_SPEED = 100.0
+_NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
+_NAME_TIMEOUT_S = 2.0
+
+
+@dataclass
+class MeasureRequest:
+    board: Board
+    mode: str  # "performance" or "accuracy"
+    benchmark: Benchmark | None = None  # None: take it from the DUT's `profile` reply
+    dut_url: str | None = None  # None on a virtual board: the lab starts its own DUT
+    dataset: Dataset | None = None
+    limit: int | None = None
+    model: ResolvedModel | None = None
+    model_dir: str | None = None
+    check_outputs: bool = False
+    warmup: int = 1
+    iterations: int | None = None  # fixed N per window instead of calibrating
+    target_window_s: float = DEFAULT_TARGET_WINDOW_S
+    runs_root: Path = Path("runs")
+    run_dir: Path | None = None
+    lab_speed: float = DEFAULT_LAB_SPEED
+    lab_timer_start_us: int = 0
+    lab_faults: dict = field(default_factory=dict)
+    lab_firmware_mode: str | None = None  # None: the build this run needs
+
+    @property
+    def uses_lab(self) -> bool:
+        return self.dut_url is None
+
+
+class Session:
+    def __init__(self, request: MeasureRequest, progress: Progress | None = None):
+        self.req = request
+        self.progress = progress or Progress(enabled=False)
+        self.lab: VirtualDut | None = None
+        label = f"{request.board.name}-{request.benchmark.id if request.benchmark else 'dut'}-{request.mode}"
+        self.run_dir = RunDir.create(request.runs_root, label, request.run_dir)
+        self.results: dict = {
+            "tiny_runner_version": __version__,
+            "status": "running",
+            "benchmark": request.benchmark.id if request.benchmark else None,
+            "mode": request.mode,
+            "board": request.board.name,
+            "run_dir": str(self.run_dir.path),
+            "started": utc_now(),
+            "valid": False,
+            "violations": [],
+        }
+
+    # -- the whole run ----------------------------------------------------------------------------
+    def run(self) -> dict:
+        log = self.run_dir.log
+        log(f"tiny-runner {__version__}: {self.req.mode} run on board {self.req.board.name}")
+        try:
+            with ExitStack() as stack:
+                dut = self._connect(stack)
+                golden = self._golden(stack)
+                procedure = _procedure(self.req.mode)
+                procedure(self, dut, golden).run()
+                if golden:
+                    self.results["check_outputs"] = golden.summary()
+            finalise(self.results, self.req)
+            self.results["status"] = "completed"
+            self.results["finished"] = utc_now()
+            self.run_dir.write_results(self.results, results_txt(self.results))
+            self.run_dir.set_status("completed")
+            log(f"completed; valid: {self.results['valid']}")
+            return self.results
+        except TinyRunnerError as exc:
+            error = self._explain(exc)
+            self._stop("failed", error.message, error.exit_code)
+            raise error from None
+        except KeyboardInterrupt:
+            error = Interrupted(f"interrupted; what was measured is kept in {self.run_dir.path}")
+            self._stop("interrupted", "interrupted by the user", error.exit_code)
+            raise error from None
+        finally:
+            self.progress.done()
+            if self.lab:
+                self.lab.stop()
+                self.results.setdefault("lab", {})["model_executions"] = self.lab.stats.get("inferences_run")
+            self.run_dir.close()
+
+    def _stop(self, state: str, reason: str, exit_code: int) -> None:
+        self.run_dir.log(f"{state}: {reason}")
+        self.results.update(status=state, stop_reason=reason, finished=utc_now(), valid=False)
+        self.run_dir.write_results(self.results, results_txt(self.results))
+        self.run_dir.set_status(state, reason, exit_code)
+
+    def _explain(self, exc: TinyRunnerError) -> TinyRunnerError:
+        """A port or timeout failure on the virtual lab is really the virtual DUT dying."""
+        if self.lab and isinstance(exc, (PortError, DutTimeout)):
+            return self.lab.failure() or exc
+        return exc
+
+    # -- wiring -----------------------------------------------------------------------------------
+    def _connect(self, stack: ExitStack) -> DutClient:
+        req, log = self.req, self.run_dir.log
+        baud = req.board.baud(req.mode)
+        if req.uses_lab:
+            self.lab = self._start_lab(baud)
+            url = self.lab.url
+            log(f"virtual DUT started on {url} (speed x{req.lab_speed:g})")
+        else:
+            url = req.dut_url
+        link = stack.enter_context(Link(url, baud, WireLog(self.run_dir.path / "wire.log", f"DUT at {url}")))
+        log(f"opened {url} at {baud} baud")
+        if self.lab:
+            self.lab.power_on()
+        dut = DutClient(link, db_chunk_bytes=req.board.db_chunk_bytes)
+        self.results["dut"] = self._handshake(dut, url)
+        return dut
+
+    def _start_lab(self, baud: int) -> VirtualDut:
+        req = self.req
+        model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
+        req.model = model
+        latency = LatencyModel.from_board(req.board)
+        inference_us = latency.inference_us(model_info(model.path).macs)
+        config = VirtualDutConfig(
+            benchmark_id=req.benchmark.id,
+            model_path=str(model.path),
+            inference_us=inference_us,
+            mode=req.lab_firmware_mode or "performance",
+            baud=baud,
+            speed=req.lab_speed,
+            timer_start_us=req.lab_timer_start_us,
+            vendor=req.board.vendor_string,
+            boot_us=int(req.board.simulation.get("boot_us", 0)),
+            faults=req.lab_faults,
+        )
+        self.results["lab"] = {
+            "speed": req.lab_speed,
+            "modelled_inference_us": inference_us,
+            "macs": model_info(model.path).macs,
+            "timer_start_us": req.lab_timer_start_us,
+            "faults": req.lab_faults,
+        }
+        return VirtualDut(config, self.run_dir.path / "virtual-dut.log")
+
+    def _handshake(self, dut: DutClient, url: str) -> dict:
+        """Banner, name, profile, firmware mode; checks the DUT runs what this run needs."""
+        req, log = self.req, self.run_dir.log
+        banner = dut.read_banner(req.board.boot_timeout_s if self.lab else 0.5)
+        log(f"banner: {banner.lines if banner else 'none (the DUT was already running)'}")
+        vendor = None
+        for attempt in range(1, _NAME_ATTEMPTS + 1):
+            try:
+                vendor = dut.name(_NAME_TIMEOUT_S)
+                break
+            except DutTimeout as exc:
+                if attempt == _NAME_ATTEMPTS:
+                    raise DutTimeout(f"{exc.message} [{_NAME_ATTEMPTS} attempts]") from None
+                log(f"no answer to name% (attempt {attempt}); retrying")
+        profile, model_id = dut.profile()
+        log(f"DUT: vendor {vendor!r}, profile {profile!r}, model {model_id!r}")
+        if req.benchmark is None:
+            req.benchmark = get_benchmark(model_id)
+            self.results["benchmark"] = req.benchmark.id
+        elif model_id != req.benchmark.id:
+            raise FirmwareMismatch(
+                f"the DUT at {url} runs {model_id} firmware but this run is for {req.benchmark.id}; "
+                f"flash the {req.benchmark.id} build or pass --benchmark {model_id}"
+            )
+        mode = banner.mode if banner and banner.mode else dut.firmware_mode()
+        if mode != "performance":
+            raise FirmwareMismatch(
+                f"the DUT at {url} runs {mode}-mode firmware (m-timestamp-mode-{mode}) but a {req.mode} run "
+                "needs the performance-mode build (m-timestamp-mode-performance); flash it, or use --mode energy"
+            )
+        return {
+            "url": url,
+            "virtual": self.lab is not None,
+            "vendor": vendor,
+            "profile": profile,
+            "model_id": model_id,
+            "firmware_mode": mode,
+            "banner": banner.lines if banner else None,
+        }
+
+    def _golden(self, stack: ExitStack) -> GoldenCheck | None:
+        req = self.req
+        if not req.check_outputs:
+            return None
+        if req.model is None:
+            req.model = resolve_model(req.benchmark.id, model_dir=req.model_dir)
+        golden = GoldenCheck(req.benchmark.id, req.model.path)
+        stack.callback(golden.close)
+        return golden
+
+
+def _procedure(mode: str):
+    from .modes.accuracy import AccuracyRun
+    from .modes.performance import PerformanceRun
+
+    return {"performance": PerformanceRun, "accuracy": AccuracyRun}[mode]

@@ -1,0 +1,67 @@
+"""The virtual clock's determinism, the wire log's exactness, and the link's framing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tiny_runner.errors import PortError
+from tiny_runner.lab.clock import VirtualClock
+from tiny_runner.link import Link
+from tiny_runner.wirelog import WireLog, escape, read_wire_log, unescape
+
+
+class FakeWall:
+    def __init__(self):
+        self.t = 100.0
+        self.slept = 0.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, s):
+        self.slept += s
+        self.t += s
+
+
+def test_activity_is_exact_and_scaled_idle_is_wall_times_speed():
+    wall = FakeWall()
+    clock = VirtualClock(50.0, start_us=7, wall=wall, sleep=wall.sleep)
+    clock.spend(1_000_000)  # one virtual second of work
+    assert clock.now_us() == 1_000_007
+    assert wall.slept == pytest.approx(0.02)  # took 1/50 s of wall time
+    wall.t += 0.1  # the host thinks for 0.1 s
+    clock.idle()
+    assert clock.now_us() == 1_000_007 + 5_000_000
+
+
+def test_running_late_never_adds_virtual_time():
+    wall = FakeWall()
+    clock = VirtualClock(10.0, wall=wall, sleep=lambda s: None)  # sleep that returns at once
+    wall.t += 5.0  # scheduler hiccup before the work
+    clock.spend(1000)
+    assert clock.now_us() == 1000  # the hiccup is not in the work's duration
+
+
+def test_escape_roundtrip_every_byte():
+    data = bytes(range(256)) + b"\\x41\r\n"
+    assert unescape(escape(data)) == data
+    assert escape(b"m-ready\r\n") == "m-ready\\r\\n"
+
+
+def test_link_over_loop_url_frames_lines_and_logs(tmp_path):
+    log = WireLog(tmp_path / "w.log")
+    with Link("loop://", 115200, log) as link:
+        link.send(b"one\r\ntwo\nthr")
+        assert link.read_line(time.monotonic() + 1) == "one"
+        assert link.read_line(time.monotonic() + 1) == "two"
+        assert link.read_line(time.monotonic() + 0.1) is None
+        assert link.partial() == b"thr"
+    records = read_wire_log(tmp_path / "w.log")
+    assert [(d, b) for _, d, b in records] == [(">", b"one\r\ntwo\nthr"), ("<", b"one\r\ntwo\nthr")]
+
+
+def test_unopenable_port_is_a_port_error():
+    with pytest.raises(PortError, match="cannot open port /dev/does-not-exist"):
+        Link("/dev/does-not-exist", 115200)
