@@ -45,7 +45,8 @@ def main() -> None:
     args = parser.parse_args()
     line_rate = args.baud / 10
     print(f"virtual DUT at lab speed 1 (real time), {args.baud} baud = {line_rate:.0f} bytes/s on the wire")
-    print(f"{'input':<8} {'chunk':>5} {'payload B':>10} {'seconds':>8} {'payload B/s':>12} {'efficiency':>10} {'ceiling':>8}")
+    print(f"{'input':<8} {'chunk':>5} {'payload B':>10} {'seconds':>8} {'payload B/s':>12} "
+          f"{'efficiency':>10} {'ceiling':>8}")
     for bench_id, repeats in (("kws01", 10), ("ic01", 2), ("vww01", 1)):
         for chunk in (31, 38):
             payload, seconds = measure(bench_id, args.baud, chunk, repeats)

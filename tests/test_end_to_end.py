@@ -109,7 +109,8 @@ def host_results(bench_id: str, dataset) -> list[list[list[float]]]:
             vectors = []
             for window in dataset.windows(entry, dataset.read(entry)):
                 tensor, floats = rp.model_input(bench_id, window, worker.input_quant)
-                vectors.append(parse_results(rp.results_line(bench_id, worker.run(tensor), worker.output_quant, floats)))
+                line = rp.results_line(bench_id, worker.run(tensor), worker.output_quant, floats)
+                vectors.append(parse_results(line))
             out.append(vectors)
     return out
 

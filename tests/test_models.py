@@ -52,3 +52,9 @@ def test_mac_counts(reference):
     assert macs["vww01"] == 7_489_664
     assert macs["ic01"] == 12_501_632
     assert macs["ic02"] > macs["ic01"]
+
+
+def test_own_model_must_fit_the_benchmark(reference):
+    with pytest.raises(ModelError, match="takes 640 input and gives 640 output values; kws01 firmware feeds 490"):
+        resolve_model("kws01", model_file=str(reference / "ad01/ad01_int8.tflite"))
+    assert not resolve_model("ic02", model_file=str(reference / "ic01/pretrainedResnet_quant.tflite")).reference

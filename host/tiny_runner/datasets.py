@@ -117,7 +117,9 @@ def _check_files(root: Path, labels_path: Path, entries: list[Entry], benchmark:
         size = (root / e.file).stat().st_size
         if e.window_bytes is None:
             if size != benchmark.input_bytes:
-                raise DatasetError(f"{root / e.file} is {size} bytes; {benchmark.id} inputs are {benchmark.input_bytes}")
+                raise DatasetError(
+                    f"{root / e.file} is {size} bytes; {benchmark.id} inputs are {benchmark.input_bytes}"
+                )
         elif size < e.window_bytes or (size - e.window_bytes) % e.stride_bytes:
             raise DatasetError(
                 f"{root / e.file} is {size} bytes: not a whole number of {e.stride_bytes}-byte steps "

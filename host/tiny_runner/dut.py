@@ -93,7 +93,6 @@ class DutClient:
         self.link = link
         self.db_chunk_bytes = db_chunk_bytes
         self.command_timeout_s = command_timeout_s
-        self.unsolicited: list[bytes] = []  # stale bytes found before commands, for the log
 
     # -- the basic exchange ----------------------------------------------------------------
     def read_banner(self, timeout_s: float) -> Banner | None:
@@ -115,9 +114,8 @@ class DutClient:
     def transact(self, command: str, timeout_s: float | None = None) -> list[str]:
         """Send one command, return the reply lines before `m-ready`; raise on any error line."""
         _check_command(command)
-        stale = self.link.drain()
+        stale = self.link.drain()  # late or unasked output (kept in the wire log) must not pose as a reply
         if stale:
-            self.unsolicited.append(stale)
             text = stale.decode("latin-1")
             if "m-timestamp-mode-" in text or "m-init-done" in text:
                 raise ProtocolError(

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ModelError
 
 MODEL_DIR_ENV = "TINY_RUNNER_MODEL_DIR"
@@ -42,6 +44,11 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
 }
 
 
+# Input and output tensor elements of each benchmark's model (tiny_protocol.md §3.6-3.7).
+MODEL_IO_ELEMENTS = {"kws01": (490, 12), "vww01": (27_648, 2), "ic01": (3_072, 10), "ic02": (3_072, 10),
+                     "ad01": (640, 640)}
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     path: Path
@@ -62,12 +69,27 @@ def model_dir_from(option: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def check_fits(benchmark_id: str, path: Path) -> None:
+    """A model of the user's own must take and give what the benchmark's firmware handles."""
+    from .modelinfo import model_info
+
+    want_in, want_out = MODEL_IO_ELEMENTS[benchmark_id]
+    info = model_info(path)
+    got_in, got_out = int(np.prod(info.input_shape)), int(np.prod(info.output_shape))
+    if (got_in, got_out) != (want_in, want_out):
+        raise ModelError(
+            f"{path} takes {got_in} input and gives {got_out} output values; "
+            f"{benchmark_id} firmware feeds {want_in} and reads {want_out}"
+        )
+
+
 def resolve_model(benchmark_id: str, *, model_file: str | None = None, model_dir: str | None = None) -> ResolvedModel:
     """The model to run for a benchmark, checked; ModelError with the fix if it cannot be had."""
     if model_file:
         path = Path(model_file).expanduser()
         if not path.is_file():
             raise ModelError(f"model file {path} does not exist")
+        check_fits(benchmark_id, path)
         return ResolvedModel(path, sha256_file(path), reference=False)
 
     ref = REFERENCE_MODELS.get(benchmark_id)

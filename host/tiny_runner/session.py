@@ -41,6 +41,7 @@ class MeasureRequest:
     mode: str  # "performance" or "accuracy"
     benchmark: Benchmark | None = None  # None: take it from the DUT's `profile` reply
     dut_url: str | None = None  # None on a virtual board: the lab starts its own DUT
+    baud: int | None = None  # None: the board descriptor's rate for this mode
     dataset: Dataset | None = None
     limit: int | None = None
     model: ResolvedModel | None = None
@@ -129,7 +130,7 @@ class Session:
     # -- wiring -----------------------------------------------------------------------------------
     def _connect(self, stack: ExitStack) -> DutClient:
         req, log = self.req, self.run_dir.log
-        baud = req.board.baud(req.mode)
+        baud = req.baud or req.board.baud(req.mode)
         if req.uses_lab:
             self.lab = self._start_lab(baud)
             url = self.lab.url
@@ -141,15 +142,15 @@ class Session:
         if self.lab:
             self.lab.power_on()
         dut = DutClient(link, db_chunk_bytes=req.board.db_chunk_bytes)
-        self.results["dut"] = self._handshake(dut, url)
+        self.results["dut"] = {**self._handshake(dut, url), "baud": baud}
         return dut
 
     def _start_lab(self, baud: int) -> VirtualDut:
         req = self.req
         model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
         req.model = model
-        latency = LatencyModel.from_board(req.board)
-        inference_us = latency.inference_us(model_info(model.path).macs)
+        macs = model_info(model.path).macs
+        inference_us = LatencyModel.from_board(req.board).inference_us(macs)
         config = VirtualDutConfig(
             benchmark_id=req.benchmark.id,
             model_path=str(model.path),
@@ -165,7 +166,7 @@ class Session:
         self.results["lab"] = {
             "speed": req.lab_speed,
             "modelled_inference_us": inference_us,
-            "macs": model_info(model.path).macs,
+            "macs": macs,
             "timer_start_us": req.lab_timer_start_us,
             "faults": req.lab_faults,
         }

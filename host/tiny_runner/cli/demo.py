@@ -19,7 +19,7 @@ from ..session import DEFAULT_LAB_SPEED, MeasureRequest, Session
 from ..synth import write_dataset
 
 # Files per synthetic accuracy set: enough for a figure, small enough for a one-minute demo.
-DEMO_FILES = {"kws01": 60, "vww01": 12, "ic01": 40, "ad01": 8}
+DEMO_FILES = {"kws01": 60, "vww01": 12, "ic01": 40, "ad01": 16}
 DEMO_AD_FRAMES = 20  # 16 windows per ad01 file instead of 196
 
 

@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--mode", choices=("performance", "accuracy"), default="performance")
     p.add_argument("--dut", metavar="URL", help="DUT port: /dev/ttyACM0, COM3, socket://host:port, rfc2217://...; "
                    "omit on a virtual board to start its virtual DUT")
+    p.add_argument("--baud", type=int, help="UART baud rate (default: the board descriptor's for this mode)")
     p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files)")
     p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s)")
     p.add_argument("--limit", type=int, metavar="K", help="accuracy mode: only the first K files (result not valid)")
@@ -91,6 +92,8 @@ def build_request(args) -> MeasureRequest:
         raise UsageError("--warmup must be >= 0")
     if args.target_window < MIN_WINDOW_S:
         raise UsageError(f"--target-window must be at least {MIN_WINDOW_S:g} s (the run rules' minimum)")
+    if args.baud is not None and args.baud <= 0:
+        raise UsageError("--baud must be a positive integer")
     if not args.lab_speed > 0:
         raise UsageError("--lab-speed must be > 0")
     if args.model and args.model_dir:
@@ -109,6 +112,7 @@ def build_request(args) -> MeasureRequest:
         mode=args.mode,
         benchmark=benchmark,
         dut_url=args.dut,
+        baud=args.baud,
         dataset=dataset,
         limit=args.limit,
         model=model,

@@ -20,6 +20,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .. import reference_port
+from ..models import MODEL_IO_ELEMENTS
 from ..reference_port import Quantization
 
 CMD_SIZE = 80  # EE_CMD_SIZE
@@ -29,8 +30,8 @@ TIMER_WRAP = 1 << 32
 # MAX_DB_INPUT_SIZE used by each reference port (tiny_protocol.md §3.7).
 MAX_DB_INPUT = {"kws01": 490, "vww01": 27_648, "ic01": 3_072, "ic02": 3_072, "ad01": 5_120}
 # Model input elements (ad01: float32, 4 bytes each) and output tensor elements per port.
-INPUT_ELEMENTS = {"kws01": 490, "vww01": 27_648, "ic01": 3_072, "ic02": 3_072, "ad01": 640}
-OUTPUT_ELEMENTS = {"kws01": 12, "vww01": 2, "ic01": 10, "ic02": 10, "ad01": 640}
+INPUT_ELEMENTS = {bench: io[0] for bench, io in MODEL_IO_ELEMENTS.items()}
+OUTPUT_ELEMENTS = {bench: io[1] for bench, io in MODEL_IO_ELEMENTS.items()}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?\d+)")
 # The reference ports hold the timestamp pin low for a 100,000-iteration NOP loop (order of ms).

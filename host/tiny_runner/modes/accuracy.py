@@ -11,20 +11,12 @@ import numpy as np
 from .. import rules
 from ..analysis.accuracy import anomaly_metrics, classification_metrics
 from ..errors import ProtocolError, UsageError
+from . import Procedure
 
 _FIRST_TIMEOUT_S = 60.0
 
 
-class AccuracyRun:
-    def __init__(self, session, dut, golden):
-        self.session = session
-        self.req = session.req
-        self.dut = dut
-        self.golden = golden
-        self.results = session.results
-        self.log = session.run_dir.log
-        self.progress = session.progress
-
+class AccuracyRun(Procedure):
     def run(self) -> None:
         dataset, bench = self.req.dataset, self.req.benchmark
         if dataset is None:
@@ -55,11 +47,13 @@ class AccuracyRun:
                 timeout = rules.infer_timeout_s(max(latencies_us) / 1e6)
                 if len(reply.results) != bench.output_size:
                     raise ProtocolError(
-                        f"{entry.file}: the DUT returned {len(reply.results)} values, {bench.id} has {bench.output_size}"
+                        f"{entry.file}: the DUT returned {len(reply.results)} values; "
+                        f"{bench.id} results have {bench.output_size}"
                     )
                 values.append(reply.results)
                 if self.golden:
-                    self.golden.check(f"{entry.file}#{number}" if entry.window_bytes else entry.file, window, reply.results)
+                    label = f"{entry.file}#{number}" if entry.window_bytes else entry.file
+                    self.golden.check(label, window, reply.results)
             labels.append(entry.label)
             if bench.metric == "auc":
                 score = float(np.mean([v[0] for v in values]))

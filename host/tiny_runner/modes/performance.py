@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from .. import rules
 from ..synth import performance_stimuli
+from . import Procedure
 
 _FIRST_PROBE_TIMEOUT_S = 60.0  # one inference of an unknown model on an unknown MCU
 
 
-class PerformanceRun:
-    def __init__(self, session, dut, golden):
-        self.session = session
-        self.req = session.req
-        self.dut = dut
-        self.golden = golden
-        self.results = session.results
-        self.log = session.run_dir.log
-        self.progress = session.progress
-
+class PerformanceRun(Procedure):
     def stimuli(self) -> list[tuple[str, bytes]]:
         """The first 5 files of the label list (ad01: window 0 of each), or synthetic ones."""
         bench, dataset = self.req.benchmark, self.req.dataset
@@ -32,7 +24,8 @@ class PerformanceRun:
             "synthetic_dataset": dataset.synthetic,
         }
         chosen = dataset.entries[: rules.WINDOWS]
-        return [(e.file, dataset.read(e)[: bench.input_bytes] if bench.perf_window else dataset.read(e)) for e in chosen]
+        # ad01 files hold many windows; performance mode sends window 0 of each
+        return [(e.file, dataset.read(e)[: bench.input_bytes]) for e in chosen]
 
     def run(self) -> None:
         stimuli = self.stimuli()

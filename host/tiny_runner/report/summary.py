@@ -17,7 +17,9 @@ def summary(results: dict) -> str:
         stimuli = results.get("stimuli", {})
         if stimuli.get("source") == "synthetic":
             lines.append("  inputs: synthetic (no --dataset given)")
-        lines.append(f"  {'window':>6}  {'input':<28} {'inferences':>10} {'seconds':>9} {'inf/s':>9} {'latency ms':>11}")
+        lines.append(
+            f"  {'window':>6}  {'input':<28} {'inferences':>10} {'seconds':>9} {'inf/s':>9} {'latency ms':>11}"
+        )
         for w in results.get("windows", []):
             flag = "" if w["meets_min_window"] else "  < 10 s"
             lines.append(
