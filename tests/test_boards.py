@@ -47,7 +47,7 @@ def test_a_real_board_descriptor_loads(tmp_path):
 @pytest.mark.parametrize("edit, key, expect", [
     (lambda t: t.replace('clock_hz = 48_000_000', 'clock_hz = "fast"'), "clock_hz", "positive integer"),
     (lambda t: t.replace('clock_hz = 48_000_000', 'clock_hz = -1'), "clock_hz", "positive integer"),
-    (lambda t: t.replace('energy_baud = 9_600\n', ''), "uart.energy_baud", "missing"),
+    (lambda t: t.replace('accuracy_baud = 115_200\n', ''), "uart.accuracy_baud", "missing"),
     (lambda t: t + 'db_chunk_bytes = 40\n', "uart.db_chunk_bytes", "1..38"),
     (lambda t: t.replace('mcu = "X1"', 'mcu = "X1"\nmcuu = "typo"'), "mcuu", "unknown key"),
     (lambda t: t + '\n[simulation]\ncycles_per_mac = 2.0\n', "simulation", "virtual boards"),

@@ -32,6 +32,11 @@ def test_unknown_benchmark_and_contradictory_options(cli):
     assert_one_line_error(cli("measure", "--board", BOARD, "-b", "speech"), 2, "unknown benchmark 'speech'")
     assert_one_line_error(cli("measure", "--board", BOARD, "-b", "kws", "--mode", "accuracy"), 2, "--dataset")
     assert_one_line_error(cli("measure", "--board", BOARD, "-b", "kws", "--target-window", "5"), 2, "at least 10")
+    assert_one_line_error(cli("measure", "--board", BOARD, "-b", "kws", "--dut", "/dev/null", "--lab-speed", "5"),
+                          2, "--lab-speed", "no effect with --dut")
+    assert_one_line_error(cli("measure", "--board", BOARD, "-b", "kws", "--mode", "accuracy", "--dataset", ".",
+                              "--warmup", "3"), 2, "--warmup applies to performance mode only")
+    assert_one_line_error(cli("lab", "serve", "--board", BOARD, "-b", "kws", "--speed", "0"), 2, "--speed")
 
 
 def test_no_model_directory(cli):

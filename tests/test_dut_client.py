@@ -136,17 +136,31 @@ def test_partial_reply_is_reported_in_the_timeout():
     assert "m-name-dut-[x]" in str(info.value) and "m-re" in str(info.value)
 
 
+BANNER = b"m-timestamp-mode-performance\r\nm-lap-us-5\r\nm-init-done\r\nm-ready\r\n"
+
+
 def test_banner_and_reboot_detection():
-    banner = b"m-timestamp-mode-performance\r\nm-lap-us-5\r\nm-init-done\r\nm-ready\r\n"
-    with ScriptedDevice([]) as dev:
+    with ScriptedDevice([(b"name%", b"m-name-dut-[x]\r\n" + READY)]) as dev:
         dut = client(dev)
-        dev.send(banner)
+        dev.send(BANNER)
         got = dut.read_banner(2)
         assert got.mode == "performance" and got.lines[-1] == "m-init-done"
-        dev.send(banner)  # an unasked banner later means the board reset
+        assert dut.name() == "x"
+        dev.send(BANNER)  # once the DUT has answered, an unasked banner means the board reset
         time.sleep(0.1)
         with pytest.raises(ProtocolError, match="rebooted"):
             dut.transact("name", timeout_s=0.5)
+
+
+def test_a_slow_boot_is_not_a_reboot():
+    """A board that resets when the port opens may print its banner while the host asks its name:
+    the reference parser ignores that command, so the host sees the banner instead of a reply."""
+    with ScriptedDevice([(b"name%", BANNER), (b"name%", b"m-name-dut-[x]\r\n" + READY)]) as dev:
+        dut = client(dev)
+        with pytest.raises(DutTimeout, match="still booting"):
+            dut.name(timeout_s=1)
+        assert dut.late_banner.mode == "performance"
+        assert dut.name() == "x"
 
 
 def test_no_banner_returns_none_quickly():

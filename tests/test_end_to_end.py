@@ -86,7 +86,7 @@ def test_results_do_not_depend_on_the_lab_speed(cli, tmp_path, reference):
     byte_us = 10e6 / 115200
     assert [w["inferences"] for w in slow["windows"]] == [w["inferences"] for w in fast["windows"]]
     for a, b in zip(slow["windows"], fast["windows"]):
-        assert abs(a["elapsed_us"] - b["elapsed_us"]) <= byte_us + 1
+        assert abs(a["elapsed_us"] - b["elapsed_us"]) <= byte_us + 2  # +1 us truncation at each end
     assert slow["median_throughput_inf_per_s"] == pytest.approx(fast["median_throughput_inf_per_s"], rel=1e-5)
 
 

@@ -49,7 +49,7 @@ SCHEMA: dict[str, Spec] = {
     "virtual": Spec(bool, required=False),
     "uart.performance_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
     "uart.accuracy_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
-    "uart.energy_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
+    "uart.energy_baud": Spec(int, required=False, check=_positive, expect="a positive integer (baud)"),
     "uart.db_chunk_bytes": Spec(int, required=False, check=lambda v: 1 <= v <= 38, expect="an integer 1..38"),
     "uart.boot_timeout_s": Spec(_NUMBER, required=False, check=_positive, expect="seconds > 0"),
     "dut.vendor_string": Spec(str, required=False),
@@ -81,7 +81,10 @@ class Board:
         return self.data["clock_hz"]
 
     def baud(self, mode: str) -> int:
-        return self.data["uart"][f"{mode}_baud"]
+        try:
+            return self.data["uart"][f"{mode}_baud"]
+        except KeyError:
+            raise BoardError(f"{self.path}: no uart.{mode}_baud for {mode} mode") from None
 
     @property
     def db_chunk_bytes(self) -> int:

@@ -76,6 +76,10 @@ def parse_results(line: str) -> list[float]:
     return values
 
 
+def _is_banner(lines: list[str]) -> bool:
+    return any(line.strip("\r") in _REBOOT_MARKERS or _MODE.match(line.strip("\r")) for line in lines)
+
+
 def mode_from_banner(lines: list[str]) -> str | None:
     for line in lines:
         match = _MODE.match(line)
@@ -93,14 +97,19 @@ class DutClient:
         self.link = link
         self.db_chunk_bytes = db_chunk_bytes
         self.command_timeout_s = command_timeout_s
+        self.answered = False  # until the DUT first answers, a banner means it is still booting
+        self.late_banner: Banner | None = None
 
     # -- the basic exchange ----------------------------------------------------------------
-    def read_banner(self, timeout_s: float) -> Banner | None:
-        """Collect the boot banner up to its `m-ready`; None if nothing arrived in time."""
-        deadline = time.monotonic() + timeout_s
+    def read_banner(self, timeout_s: float, first_line_s: float | None = None) -> Banner | None:
+        """Collect the boot banner up to its `m-ready`; None if no line came within first_line_s
+        (default: timeout_s). Once a banner starts, it has timeout_s in all to finish."""
+        start = time.monotonic()
+        deadline = start + timeout_s
         lines: list[str] = []
         while True:
-            line = self.link.read_line(deadline)
+            first_deadline = start + min(first_line_s, timeout_s) if first_line_s is not None else deadline
+            line = self.link.read_line(deadline if lines else first_deadline)
             if line is None:
                 if lines:
                     raise DutTimeout(
@@ -115,13 +124,8 @@ class DutClient:
         """Send one command, return the reply lines before `m-ready`; raise on any error line."""
         _check_command(command)
         stale = self.link.drain()  # late or unasked output (kept in the wire log) must not pose as a reply
-        if stale:
-            text = stale.decode("latin-1")
-            if "m-timestamp-mode-" in text or "m-init-done" in text:
-                raise ProtocolError(
-                    f"{self.link.url}: the DUT rebooted (boot banner arrived unasked before {command!r}); "
-                    "check its power and reset lines"
-                )
+        if stale and _is_banner(stale.decode("latin-1").splitlines()):
+            self._booted(stale.decode("latin-1").splitlines(), f"before {command + '%'!r}")
         timeout_s = self.command_timeout_s if timeout_s is None else timeout_s
         self.link.send(command.encode("ascii") + b"%")
         deadline = time.monotonic() + timeout_s
@@ -138,8 +142,21 @@ class DutClient:
             if line == READY:
                 break
             lines.append(line)
+        if _is_banner(lines):
+            self._booted(lines, f"instead of answering {command + '%'!r}")
+            raise DutTimeout(f"{self.link.url} was still booting and ignored {command + '%'!r}")
         self._raise_on_error(command, lines)
+        self.answered = True
         return lines
+
+    def _booted(self, lines: list[str], when: str) -> None:
+        """A boot banner outside read_banner: the tail of a slow boot, or a reset mid-run."""
+        if self.answered:
+            raise ProtocolError(
+                f"{self.link.url}: the DUT rebooted (a boot banner arrived {when}); check its power and reset lines"
+            )
+        lines = [line.strip("\r") for line in lines if line.strip("\r") and line.strip("\r") != READY]
+        self.late_banner = Banner(lines, mode_from_banner(lines))
 
     def _raise_on_error(self, command: str, lines: list[str]) -> None:
         for line in lines:
@@ -147,8 +164,6 @@ class DutClient:
                 raise DutErrorReply(
                     f"the DUT rejected {command + '%'!r}: {line}", command=command, reply=line
                 )
-            if line in _REBOOT_MARKERS or _MODE.match(line):
-                raise ProtocolError(f"the DUT rebooted while answering {command + '%'!r}")
 
     # -- typed commands ---------------------------------------------------------------------
     def name(self, timeout_s: float | None = None) -> str:

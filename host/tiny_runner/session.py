@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .benchmarks import Benchmark, get_benchmark
+from .benchmarks import BENCHMARKS, Benchmark
 from .boards import Board
 from .datasets import Dataset
 from .dut import DutClient
@@ -33,6 +33,7 @@ from .wirelog import WireLog
 DEFAULT_LAB_SPEED = 100.0
 _NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
 _NAME_TIMEOUT_S = 2.0
+_BANNER_LISTEN_S = 0.5  # how long a real DUT gets to start a banner before the host asks its name
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Session:
         self.req = request
         self.progress = progress or Progress(enabled=False)
         self.lab: VirtualDut | None = None
+        self._lab_failure = None
         label = f"{request.board.name}-{request.benchmark.id if request.benchmark else 'dut'}-{request.mode}"
         self.run_dir = RunDir.create(request.runs_root, label, request.run_dir)
         self.results: dict = {
@@ -110,9 +112,6 @@ class Session:
             raise error from None
         finally:
             self.progress.done()
-            if self.lab:
-                self.lab.stop()
-                self.results.setdefault("lab", {})["model_executions"] = self.lab.stats.get("inferences_run")
             self.run_dir.close()
 
     def _stop(self, state: str, reason: str, exit_code: int) -> None:
@@ -123,9 +122,15 @@ class Session:
 
     def _explain(self, exc: TinyRunnerError) -> TinyRunnerError:
         """A port or timeout failure on the virtual lab is really the virtual DUT dying."""
-        if self.lab and isinstance(exc, (PortError, DutTimeout)):
-            return self.lab.failure() or exc
+        if self._lab_failure and isinstance(exc, (PortError, DutTimeout)):
+            return self._lab_failure
         return exc
+
+    def _stop_lab(self) -> None:
+        """Runs as the connection unwinds: note whether the virtual DUT had died, then stop it."""
+        self._lab_failure = self.lab.failure()
+        self.lab.stop()
+        self.results["lab"]["model_executions"] = self.lab.stats.get("inferences_run")
 
     # -- wiring -----------------------------------------------------------------------------------
     def _connect(self, stack: ExitStack) -> DutClient:
@@ -133,6 +138,7 @@ class Session:
         baud = req.baud or req.board.baud(req.mode)
         if req.uses_lab:
             self.lab = self._start_lab(baud)
+            stack.callback(self._stop_lab)
             url = self.lab.url
             log(f"virtual DUT started on {url} (speed x{req.lab_speed:g})")
         else:
@@ -175,7 +181,9 @@ class Session:
     def _handshake(self, dut: DutClient, url: str) -> dict:
         """Banner, name, profile, firmware mode; checks the DUT runs what this run needs."""
         req, log = self.req, self.run_dir.log
-        banner = dut.read_banner(req.board.boot_timeout_s if self.lab else 0.5)
+        # A running board prints nothing; one that resets on open (or the lab's, just powered)
+        # prints a banner, which then has the board's boot time to finish.
+        banner = dut.read_banner(req.board.boot_timeout_s, first_line_s=None if self.lab else _BANNER_LISTEN_S)
         log(f"banner: {banner.lines if banner else 'none (the DUT was already running)'}")
         vendor = None
         for attempt in range(1, _NAME_ATTEMPTS + 1):
@@ -186,10 +194,15 @@ class Session:
                 if attempt == _NAME_ATTEMPTS:
                     raise DutTimeout(f"{exc.message} [{_NAME_ATTEMPTS} attempts]") from None
                 log(f"no answer to name% (attempt {attempt}); retrying")
+        banner = banner or dut.late_banner
         profile, model_id = dut.profile()
         log(f"DUT: vendor {vendor!r}, profile {profile!r}, model {model_id!r}")
         if req.benchmark is None:
-            req.benchmark = get_benchmark(model_id)
+            if model_id not in BENCHMARKS:
+                raise FirmwareMismatch(
+                    f"the DUT at {url} runs {model_id!r} firmware; tiny-runner measures {', '.join(BENCHMARKS)}"
+                )
+            req.benchmark = BENCHMARKS[model_id]
             self.results["benchmark"] = req.benchmark.id
         elif model_id != req.benchmark.id:
             raise FirmwareMismatch(
@@ -200,7 +213,7 @@ class Session:
         if mode != "performance":
             raise FirmwareMismatch(
                 f"the DUT at {url} runs {mode}-mode firmware (m-timestamp-mode-{mode}) but a {req.mode} run "
-                "needs the performance-mode build (m-timestamp-mode-performance); flash it, or use --mode energy"
+                "needs the performance-mode build (m-timestamp-mode-performance); flash that build"
             )
         return {
             "url": url,

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..datasets import load_dataset
-from ..errors import UsageError
+from ..errors import ResultNotValid, UsageError
 from ..models import resolve_model
 from ..progress import Progress
 from ..session import DEFAULT_LAB_SPEED, MeasureRequest, Session
@@ -36,6 +36,8 @@ def run(args) -> int:
     board = load_board(args.board)
     if not board.virtual:
         raise UsageError("the demo runs on a virtual board")
+    if not args.lab_speed > 0:
+        raise UsageError("--lab-speed must be > 0")
     out = Path(args.out)
     rows = []
     progress = Progress()
@@ -69,4 +71,5 @@ def run(args) -> int:
         print(f"{perf['benchmark']:<10} {perf['median_latency_ms']:>11.3f} {perf['median_throughput_inf_per_s']:>9.3f} "
               f"{'yes' if perf['valid'] else 'NO':>6}   {quality}")
     print(f"run directories are under {out}/")
-    return 0
+    every_valid = all(figures[mode]["valid"] for figures in rows for mode in figures)
+    return 0 if every_valid else ResultNotValid.exit_code

@@ -1,5 +1,6 @@
 """tiny-runner lab serve: a virtual DUT on a pty (or TCP port) in the foreground, for manual
-sessions, remote use (`measure --dut socket://...`) and trying other hosts against it."""
+sessions, for `measure --dut socket://...` from this or another machine, and for trying other
+hosts against it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def add_parser(sub) -> None:
     s.add_argument("--board", required=True)
     s.add_argument("--benchmark", "-b", required=True)
     s.add_argument("--firmware-mode", choices=("performance", "energy"), default="performance")
-    s.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT instead of a pty (0: any)")
+    s.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of a pty (0: any free one)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp (default %(default)s)")
     s.add_argument("--speed", type=float, default=DEFAULT_LAB_SPEED)
     s.add_argument("--model", metavar="FILE")
     s.add_argument("--model-dir", metavar="DIR")
@@ -32,6 +34,8 @@ def run_serve(args) -> int:
     board = load_board(args.board)
     if not board.virtual:
         raise UsageError(f"{board.name} is a real board; `lab serve` needs a virtual one")
+    if not args.speed > 0:
+        raise UsageError("--speed must be > 0")
     benchmark = get_benchmark(args.benchmark)
     model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
     mode = "energy" if args.firmware_mode == "energy" else "performance"
@@ -44,7 +48,7 @@ def run_serve(args) -> int:
         speed=args.speed,
         vendor=board.vendor_string,
         boot_us=int(board.simulation.get("boot_us", 0)),
-        listen=f"tcp:{args.tcp}" if args.tcp is not None else "pty",
+        listen=f"tcp:{args.host}:{args.tcp}" if args.tcp is not None else "pty",
         boot_on_start=True,
     )
     print(f"virtual {board.name} with {benchmark.id} ({mode} firmware); Ctrl-C stops it", flush=True)

@@ -33,18 +33,20 @@ def add_parser(sub) -> None:
     p.add_argument("--model-dir", metavar="DIR", help="reference models folder (default: $TINY_RUNNER_MODEL_DIR)")
     p.add_argument("--check-outputs", action="store_true",
                    help="compare every DUT result vector with the host's own TFLM run of the model")
-    p.add_argument("--warmup", type=int, default=1, help="warm-up inferences before each window (default 1)")
+    p.add_argument("--warmup", type=int, help="performance mode: warm-up inferences before each window (default 1)")
     p.add_argument("--iterations", type=int, metavar="N", help="inferences per window (default: calibrated)")
-    p.add_argument("--target-window", type=float, default=DEFAULT_TARGET_WINDOW_S, metavar="S",
-                   help="calibrate windows to last about S seconds (default %(default)s, minimum 10)")
+    p.add_argument("--target-window", type=float, metavar="S",
+                   help=f"performance mode: calibrate windows to last about S seconds "
+                        f"(default {DEFAULT_TARGET_WINDOW_S:g}, minimum {MIN_WINDOW_S:g})")
     p.add_argument("--out", default="runs", metavar="DIR", help="folder for run directories (default ./runs)")
     p.add_argument("--run-dir", metavar="DIR", help="exact run directory to create")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     lab = p.add_argument_group("virtual lab")
-    lab.add_argument("--lab-speed", type=float, default=DEFAULT_LAB_SPEED, metavar="F",
-                     help="virtual time runs F times faster than real time (default %(default)g; 1 = real time)")
-    lab.add_argument("--lab-timer-start-us", type=int, default=0, metavar="US",
+    lab.add_argument("--lab-speed", type=float, metavar="F",
+                     help=f"virtual time runs F times faster than real time (default {DEFAULT_LAB_SPEED:g}; "
+                          "1 = real time)")
+    lab.add_argument("--lab-timer-start-us", type=int, metavar="US",
                      help="start value of the virtual DUT's 32-bit microsecond timer")
     lab.add_argument("--lab-fault", action="append", default=[], metavar="KEY=VALUE",
                      help="make the virtual DUT misbehave: error_reply.CMD=TEXT, drop_rx_every=N, "
@@ -88,13 +90,22 @@ def build_request(args) -> MeasureRequest:
         raise UsageError("--limit K (K >= 1) applies to accuracy mode only")
     if args.iterations is not None and (args.mode != "performance" or args.iterations < 1):
         raise UsageError("--iterations N (N >= 1) applies to performance mode only")
-    if args.warmup < 0:
+    performance_only = {"--warmup": args.warmup, "--target-window": args.target_window}
+    for option, value in performance_only.items():
+        if value is not None and args.mode != "performance":
+            raise UsageError(f"{option} applies to performance mode only")
+    if args.warmup is not None and args.warmup < 0:
         raise UsageError("--warmup must be >= 0")
-    if args.target_window < MIN_WINDOW_S:
+    if args.target_window is not None and args.target_window < MIN_WINDOW_S:
         raise UsageError(f"--target-window must be at least {MIN_WINDOW_S:g} s (the run rules' minimum)")
     if args.baud is not None and args.baud <= 0:
         raise UsageError("--baud must be a positive integer")
-    if not args.lab_speed > 0:
+    lab_options = {"--lab-speed": args.lab_speed, "--lab-timer-start-us": args.lab_timer_start_us,
+                   "--lab-fault": args.lab_fault or None, "--lab-firmware-mode": args.lab_firmware_mode}
+    given = [option for option, value in lab_options.items() if value is not None]
+    if given and args.dut is not None:
+        raise UsageError(f"{given[0]} configures the virtual DUT; it has no effect with --dut")
+    if args.lab_speed is not None and not args.lab_speed > 0:
         raise UsageError("--lab-speed must be > 0")
     if args.model and args.model_dir:
         raise UsageError("pass --model or --model-dir, not both")
@@ -118,13 +129,13 @@ def build_request(args) -> MeasureRequest:
         model=model,
         model_dir=args.model_dir,
         check_outputs=args.check_outputs,
-        warmup=args.warmup,
+        warmup=1 if args.warmup is None else args.warmup,
         iterations=args.iterations,
-        target_window_s=args.target_window,
+        target_window_s=args.target_window or DEFAULT_TARGET_WINDOW_S,
         runs_root=Path(args.out),
         run_dir=Path(args.run_dir) if args.run_dir else None,
-        lab_speed=args.lab_speed,
-        lab_timer_start_us=args.lab_timer_start_us,
+        lab_speed=args.lab_speed or DEFAULT_LAB_SPEED,
+        lab_timer_start_us=args.lab_timer_start_us or 0,
         lab_faults=parse_faults(args.lab_fault),
         lab_firmware_mode=args.lab_firmware_mode,
     )

@@ -33,7 +33,7 @@ class VirtualDutConfig:
     timer_start_us: int = 0
     vendor: str = "unspecified"
     boot_us: int = 0
-    listen: str = "pty"  # "pty" or "tcp:PORT"
+    listen: str = "pty"  # "pty" or "tcp:HOST:PORT"
     boot_on_start: bool = False  # print the banner at once (stand-alone serving)
     faults: dict = field(default_factory=dict)
 
@@ -44,7 +44,11 @@ class VirtualDutConfig:
 def serve(config: VirtualDutConfig, control: bool = True) -> None:
     """Run until `quit` on stdin (control=True) or until killed (stand-alone serving)."""
     model = TflmModel(Path(config.model_path))
-    endpoint = TcpEndpoint(int(config.listen.split(":", 1)[1])) if config.listen.startswith("tcp:") else PtyEndpoint()
+    if config.listen.startswith("tcp:"):
+        host, port = config.listen[4:].rsplit(":", 1)
+        endpoint = TcpEndpoint(host, int(port))
+    else:
+        endpoint = PtyEndpoint()
     clock = VirtualClock(config.speed, config.timer_start_us)
     uart = PacedUart(endpoint, config.baud, clock)
     firmware = ReferenceFirmware(

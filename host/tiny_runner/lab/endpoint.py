@@ -47,12 +47,12 @@ class PtyEndpoint:
 
 
 class TcpEndpoint:
-    """One client at a time on 127.0.0.1:port (port 0 picks a free one)."""
+    """One client at a time on host:port (port 0 picks a free one)."""
 
-    def __init__(self, port: int = 0):
-        self._server = socket.create_server(("127.0.0.1", port))
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self._server = socket.create_server((host, port))
         self.port = self._server.getsockname()[1]
-        self.url = f"socket://127.0.0.1:{self.port}"
+        self.url = f"socket://{host}:{self.port}"
         self._conn: socket.socket | None = None
 
     def fileno(self) -> int:

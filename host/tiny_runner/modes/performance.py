@@ -4,10 +4,12 @@ so each window lasts at least 10 s on the DUT's own clock; the score is the medi
 from __future__ import annotations
 
 from .. import rules
+from ..errors import ProtocolError
 from ..synth import performance_stimuli
 from . import Procedure
 
 _FIRST_PROBE_TIMEOUT_S = 60.0  # one inference of an unknown model on an unknown MCU
+_STUCK_TIMER_PROBE = 10_000  # this many inferences in 0 us means the timer is not running
 
 
 class PerformanceRun(Procedure):
@@ -35,8 +37,10 @@ class PerformanceRun(Procedure):
         for index, (name, data) in enumerate(stimuli, start=1):
             self.log(f"window {index}: loading {name} ({len(data)} bytes)")
             self.dut.load(data)
-            if iterations is None:
-                iterations = self.calibrate()
+            if index == 1:
+                # Probe even when N is fixed: the latency estimate sizes every reply timeout.
+                calibrated = self.calibrate()
+                iterations = iterations or calibrated
             window, iterations = self.window(index, name, data, iterations)
             windows.append(window)
             self.session.run_dir.append_window(window)
@@ -54,6 +58,11 @@ class PerformanceRun(Procedure):
             following = rules.next_probe(iterations, seconds)
             if following is None:
                 break
+            if seconds == 0 and iterations >= _STUCK_TIMER_PROBE:
+                raise ProtocolError(
+                    f"the DUT's m-lap-us timer did not advance over {iterations} inferences; "
+                    "check the firmware's microsecond timer (th_timestamp)"
+                )
             timeout = rules.infer_timeout_s(seconds * following / iterations)
             iterations, warmup = following, 0
         latency_s = seconds / iterations
@@ -70,10 +79,10 @@ class PerformanceRun(Procedure):
     def window(self, index: int, name: str, data: bytes, iterations: int) -> tuple[dict, int]:
         """One timed window; a window that came out under 10 s is re-run with a larger N."""
         attempts = []
-        latency_guess_s = self.results.get("calibration", {}).get("latency_estimate_ms", 0) / 1e3
+        latency_guess_s = self.results["calibration"]["latency_estimate_ms"] / 1e3
         fixed = self.req.iterations is not None
         while True:
-            expected = (iterations + self.req.warmup) * latency_guess_s if latency_guess_s else rules.MIN_WINDOW_S * 3
+            expected = (iterations + self.req.warmup) * latency_guess_s
             reply = self.dut.infer(iterations, self.req.warmup, rules.infer_timeout_s(expected))
             seconds = reply.elapsed_us / 1e6
             attempts.append({"inferences": iterations, "seconds": seconds})
