@@ -9,6 +9,7 @@ pipes (length-prefixed int8 tensors). The virtual DUT is already a separate proc
 from __future__ import annotations
 
 import json
+import signal
 import struct
 import subprocess
 import sys
@@ -132,4 +133,5 @@ def _serve(path: str) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends the worker by closing its stdin
     _serve(sys.argv[1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import select
+import signal
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -93,4 +94,6 @@ def serve(config: VirtualDutConfig, control: bool = True) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group; the runner decides when its lab stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(VirtualDutConfig(**json.loads(sys.argv[1])))
