@@ -15,8 +15,8 @@ import time
 
 from tiny_runner.benchmarks import get_benchmark
 from tiny_runner.dut import DutClient
-from tiny_runner.lab.dut_process import VirtualDutConfig
-from tiny_runner.lab.launcher import VirtualDut
+from tiny_runner.lab.bench_process import BenchConfig
+from tiny_runner.lab.launcher import VirtualBench
 from tiny_runner.link import Link
 from tiny_runner.models import resolve_model
 from tiny_runner.synth import performance_stimuli
@@ -25,10 +25,10 @@ from tiny_runner.synth import performance_stimuli
 def measure(bench_id: str, baud: int, chunk: int, repeats: int) -> tuple[int, float]:
     bench = get_benchmark(bench_id)
     model = resolve_model(bench.id)
-    config = VirtualDutConfig(benchmark_id=bench.id, model_path=str(model.path), inference_us=1000.0,
+    config = BenchConfig(benchmark_id=bench.id, model_path=str(model.path), inference_us=1000.0,
                               baud=baud, speed=1.0)
     data = performance_stimuli(bench, count=1)[0][1]
-    with VirtualDut(config) as lab, Link(lab.url, baud) as link:
+    with VirtualBench(config) as lab, Link(lab.url, baud) as link:
         lab.power_on()
         dut = DutClient(link, db_chunk_bytes=chunk)
         dut.read_banner(5)

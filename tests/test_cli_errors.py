@@ -35,7 +35,7 @@ def test_unknown_benchmark_and_contradictory_options(cli):
     assert_one_line_error(cli("measure", "--board", BOARD, "-b", "kws", "--dut", "/dev/null", "--lab-speed", "5"),
                           2, "--lab-speed", "no effect with --dut")
     assert_one_line_error(cli("measure", "--board", BOARD, "-b", "kws", "--mode", "accuracy", "--dataset", ".",
-                              "--warmup", "3"), 2, "--warmup applies to performance mode only")
+                              "--warmup", "3"), 2, "--warmup applies to performance and energy mode only")
     assert_one_line_error(cli("lab", "serve", "--board", BOARD, "-b", "kws", "--speed", "0"), 2, "--speed")
 
 
@@ -127,8 +127,8 @@ def test_lost_uart_bytes_are_caught_not_measured(cli, tmp_path, reference):
 
 def test_a_crashing_virtual_dut_is_a_lab_error_not_a_crashed_runner(cli, tmp_path, reference):
     result = cli("measure", "--board", BOARD, "-b", "kws", "--out", str(tmp_path), "--lab-fault", "abort_on_infer=1")
-    assert_one_line_error(result, 18, "virtual DUT process died", "signal 6")
-    assert (run_dir_of(tmp_path) / "virtual-dut.log").exists()
+    assert_one_line_error(result, 18, "virtual bench process died", "signal 6")
+    assert (run_dir_of(tmp_path) / "virtual-lab.log").exists()
 
 
 def test_interrupted_run_keeps_finished_windows(tmp_path, reference):

@@ -32,7 +32,10 @@ class FakeClock:
     def now_us(self):
         return int(self.us)
 
-    def spend(self, us):
+    def now_exact_us(self):
+        return self.us
+
+    def spend(self, us, activity="busy"):
         self.us += us
 
 

@@ -25,7 +25,9 @@ def test_wheel_install_ships_boards_and_runs_anywhere(tmp_path):
                    check=True, capture_output=True, timeout=300)
     assert (target / "tiny_runner" / "board_files" / "virtual-l4r5zi.toml").is_file()
     source = {p.relative_to(REPO / "host").as_posix() for p in (REPO / "host").rglob("*.py")}
-    installed = {p.relative_to(target).as_posix() for p in (target / "tiny_runner").rglob("*.py")}
+    source |= {p.relative_to(REPO).as_posix() for p in (REPO / "energy_monitor").rglob("*.py")}
+    installed = {p.relative_to(target).as_posix() for top in ("tiny_runner", "energy_monitor")
+                 for p in (target / top).rglob("*.py")}
     assert source <= installed, f"modules missing from the wheel: {sorted(source - installed)}"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

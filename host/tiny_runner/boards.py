@@ -53,9 +53,18 @@ SCHEMA: dict[str, Spec] = {
     "uart.db_chunk_bytes": Spec(int, required=False, check=lambda v: 1 <= v <= 38, expect="an integer 1..38"),
     "uart.boot_timeout_s": Spec(_NUMBER, required=False, check=_positive, expect="seconds > 0"),
     "dut.vendor_string": Spec(str, required=False),
+    "supply.default_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
+    "supply.min_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
+    "supply.max_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
     "simulation.cycles_per_mac": Spec(_NUMBER, check=_positive, expect="cycles > 0"),
     "simulation.cycles_per_inference": Spec(_NUMBER, required=False, check=_non_negative, expect="cycles >= 0"),
     "simulation.boot_us": Spec(int, required=False, check=_non_negative, expect="microseconds >= 0"),
+    "simulation.pulse_hold_us": Spec(_NUMBER, required=False, check=_positive, expect="microseconds > 0"),
+    "simulation.power.boot_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
+    "simulation.power.idle_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
+    "simulation.power.uart_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
+    "simulation.power.compute_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
+    "simulation.power.calibrated_from": Spec(str, required=False),
     "simulation.calibrated_from.round": Spec(str),
     "simulation.calibrated_from.submitter": Spec(str),
     "simulation.calibrated_from.system_id": Spec(str),
@@ -63,7 +72,8 @@ SCHEMA: dict[str, Spec] = {
     "simulation.calibrated_from.latency_ms": Spec(_NUMBER, check=_positive, expect="milliseconds > 0"),
     "simulation.calibrated_from.source": Spec(str, required=False),
 }
-_SECTIONS = {"uart", "dut", "simulation", "simulation.calibrated_from"}
+_SECTIONS = {"uart", "dut", "supply", "simulation", "simulation.calibrated_from", "simulation.power"}
+POWER_KEYS = ("boot_ma", "idle_ma", "uart_ma", "compute_ma")
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,10 @@ class Board:
     def simulation(self) -> dict:
         return self.data.get("simulation", {})
 
+    @property
+    def supply(self) -> dict:
+        return self.data.get("supply", {})
+
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
     flat = {}
@@ -137,6 +151,15 @@ def validate(data: dict, source: Path) -> None:
             raise BoardError(f"{source}: missing key '{key}' ({spec.expect or _kind_name(spec.kind)})")
     if not virtual and "simulation" in data:
         raise BoardError(f"{source}: [simulation] is only for virtual boards (set virtual = true)")
+    power = data.get("simulation", {}).get("power")
+    if power is not None:
+        missing = [k for k in POWER_KEYS if k not in power]
+        if missing:
+            raise BoardError(f"{source}: missing key 'simulation.power.{missing[0]}' (milliamperes >= 0)")
+    supply = data.get("supply", {})
+    low, high = supply.get("min_mv"), supply.get("max_mv")
+    if low and high and not low <= supply.get("default_mv", low) <= high:
+        raise BoardError(f"{source}: key 'supply.default_mv': expected a value within supply.min_mv..max_mv")
     if data["name"] != source.stem:
         raise BoardError(f"{source}: key 'name' is {data['name']!r} but the file is named {source.name}")
 

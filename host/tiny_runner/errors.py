@@ -91,6 +91,24 @@ class InferenceError(TinyRunnerError):
     exit_code = 19
 
 
+class MonitorProblem(TinyRunnerError):
+    """The energy monitor did not answer, refused a command, or its stream broke."""
+
+    exit_code = 20
+
+
+class MonitorTooOld(TinyRunnerError):
+    """The energy monitor's firmware lacks what an energy run needs."""
+
+    exit_code = 21
+
+
+class SessionFileError(TinyRunnerError):
+    """A saved session (EEMBC EnergyRunner) that is missing files or cannot be read."""
+
+    exit_code = 22
+
+
 class UsageError(TinyRunnerError):
     """Options that contradict each other or values out of range."""
 

@@ -7,7 +7,7 @@
     outputs.csv     accuracy mode: one row per input with the DUT's result vector, appended
     results.json    everything, written at the end (and, partial, when a run fails)
     results.txt     the lines the MLPerf submission checker greps
-    virtual-dut.log on the virtual lab: what the virtual DUT process wrote to stderr
+    virtual-lab.log on the virtual lab: what the virtual bench process wrote to stderr
 
 A failed or interrupted run keeps every file it had written, with status.json saying why.
 """

@@ -11,26 +11,45 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from energy_monitor import MonitorError, MonitorFirmwareTooOld
+from energy_monitor.lpm01a import Lpm01a
+
 from . import __version__
+from .analysis.truth import attach_truth
 from .benchmarks import BENCHMARKS, Benchmark
 from .boards import Board
+from .capture import Capture
 from .datasets import Dataset
 from .dut import DutClient
-from .errors import DutTimeout, FirmwareMismatch, Interrupted, PortError, TinyRunnerError
+from .errors import (
+    BoardError,
+    DutTimeout,
+    FirmwareMismatch,
+    Interrupted,
+    MonitorProblem,
+    MonitorTooOld,
+    PortError,
+    TinyRunnerError,
+)
 from .golden import GoldenCheck
-from .lab.dut_process import VirtualDutConfig
+from .lab.bench_process import BenchConfig
+from .lab.firmware import DEFAULT_PULSE_HOLD_US
 from .lab.latency import LatencyModel
-from .lab.launcher import VirtualDut
+from .lab.launcher import VirtualBench
 from .link import Link
 from .modelinfo import model_info
 from .models import ResolvedModel, resolve_model
 from .progress import Progress
+from .relay import open_relay
+from .report.plots import plot_energy_run
 from .report.results import finalise, results_txt
 from .rules import DEFAULT_TARGET_WINDOW_S
 from .rundir import RunDir, utc_now
 from .wirelog import WireLog
 
 DEFAULT_LAB_SPEED = 100.0
+DEFAULT_SUPPLY_MV = 1800  # what most published LPM01A results used
+RELAY_BAUD = 115_200  # host side of both pass-through boards
 _NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
 _NAME_TIMEOUT_S = 2.0
 _BANNER_LISTEN_S = 0.5  # how long a real DUT gets to start a banner before the host asks its name
@@ -57,18 +76,25 @@ class MeasureRequest:
     lab_timer_start_us: int = 0
     lab_faults: dict = field(default_factory=dict)
     lab_firmware_mode: str | None = None  # None: the build this run needs
+    lab_monitor_quirks: dict = field(default_factory=dict)
+    # energy mode
+    monitor: str | None = None  # "lpm01a:PORT_URL"; on a virtual board "lpm01a" (the emulated one)
+    relay: str | None = None  # "ifboard:PORT_URL" or "ioman:PORT_URL"; virtual board: an emulated ifboard
+    voltage_mv: int | None = None  # None: the board's supply.default_mv, else 1800
+    monitor_rate_hz: float = 1000.0
 
     @property
     def uses_lab(self) -> bool:
-        return self.dut_url is None
+        return self.board.virtual and self.dut_url is None
 
 
 class Session:
     def __init__(self, request: MeasureRequest, progress: Progress | None = None):
         self.req = request
         self.progress = progress or Progress(enabled=False)
-        self.lab: VirtualDut | None = None
+        self.lab: VirtualBench | None = None
         self._lab_failure = None
+        self.capture: Capture | None = None
         label = f"{request.board.name}-{request.benchmark.id if request.benchmark else 'dut'}-{request.mode}"
         self.run_dir = RunDir.create(request.runs_root, label, request.run_dir)
         self.results: dict = {
@@ -89,20 +115,22 @@ class Session:
         log(f"tiny-runner {__version__}: {self.req.mode} run on board {self.req.board.name}")
         try:
             with ExitStack() as stack:
-                dut = self._connect(stack)
+                dut = self._connect_energy(stack) if self.req.mode == "energy" else self._connect(stack)
                 golden = self._golden(stack)
                 procedure = _procedure(self.req.mode)
                 procedure(self, dut, golden).run()
                 if golden:
                     self.results["check_outputs"] = golden.summary()
             finalise(self.results, self.req)
+            if self.capture:
+                self._energy_extras()
             self.results["status"] = "completed"
             self.results["finished"] = utc_now()
             self.run_dir.write_results(self.results, results_txt(self.results))
             self.run_dir.set_status("completed")
             log(f"completed; valid: {self.results['valid']}")
             return self.results
-        except TinyRunnerError as exc:
+        except (TinyRunnerError, MonitorError) as exc:
             error = self._explain(exc)
             self._stop("failed", error.message, error.exit_code)
             raise error from None
@@ -120,8 +148,13 @@ class Session:
         self.run_dir.write_results(self.results, results_txt(self.results))
         self.run_dir.set_status(state, reason, exit_code)
 
-    def _explain(self, exc: TinyRunnerError) -> TinyRunnerError:
-        """A port or timeout failure on the virtual lab is really the virtual DUT dying."""
+    def _explain(self, exc: Exception) -> TinyRunnerError:
+        """Monitor errors become the runner's; a port or timeout failure on the virtual lab is
+        really the virtual bench dying."""
+        if isinstance(exc, MonitorFirmwareTooOld):
+            return MonitorTooOld(str(exc))
+        if isinstance(exc, MonitorError):
+            return self._lab_failure or MonitorProblem(str(exc))
         if self._lab_failure and isinstance(exc, (PortError, DutTimeout)):
             return self._lab_failure
         return exc
@@ -151,23 +184,31 @@ class Session:
         self.results["dut"] = {**self._handshake(dut, url), "baud": baud}
         return dut
 
-    def _start_lab(self, baud: int) -> VirtualDut:
+    def _start_lab(self, baud: int) -> VirtualBench:
         req = self.req
         model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
         req.model = model
         macs = model_info(model.path).macs
         inference_us = LatencyModel.from_board(req.board).inference_us(macs)
-        config = VirtualDutConfig(
+        energy = req.mode == "energy"
+        if energy and "power" not in req.board.simulation:
+            raise BoardError(f"{req.board.path}: energy runs on a virtual board need [simulation.power]")
+        config = BenchConfig(
             benchmark_id=req.benchmark.id,
             model_path=str(model.path),
             inference_us=inference_us,
-            mode=req.lab_firmware_mode or "performance",
+            mode=req.lab_firmware_mode or ("energy" if energy else "performance"),
             baud=baud,
             speed=req.lab_speed,
             timer_start_us=req.lab_timer_start_us,
             vendor=req.board.vendor_string,
             boot_us=int(req.board.simulation.get("boot_us", 0)),
+            pulse_hold_us=float(req.board.simulation.get("pulse_hold_us", DEFAULT_PULSE_HOLD_US)),
             faults=req.lab_faults,
+            wiring="energy" if energy else "direct",
+            power_ma=req.board.simulation.get("power", {}),
+            monitor_quirks=req.lab_monitor_quirks,
+            truth_path=str(self.run_dir.path / "lab-truth.jsonl") if energy else None,
         )
         self.results["lab"] = {
             "speed": req.lab_speed,
@@ -176,7 +217,64 @@ class Session:
             "timer_start_us": req.lab_timer_start_us,
             "faults": req.lab_faults,
         }
-        return VirtualDut(config, self.run_dir.path / "virtual-dut.log")
+        if energy:
+            self.results["lab"]["monitor_quirks"] = req.lab_monitor_quirks
+        return VirtualBench(config, self.run_dir.path / "virtual-lab.log")
+
+    def _connect_energy(self, stack: ExitStack) -> DutClient:
+        """Monitor, relay, power, handshake through the relay, then the capture."""
+        req, log = self.req, self.run_dir.log
+        dut_baud = req.baud or req.board.baud("energy")
+        relay_spec, monitor_spec = req.relay, req.monitor
+        if req.uses_lab:
+            self.lab = self._start_lab(dut_baud)
+            stack.callback(self._stop_lab)
+            relay_spec, monitor_spec = f"ifboard:{self.lab.ports['relay']}", f"lpm01a:{self.lab.ports['monitor']}"
+            log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, "
+                f"LPM01A {self.lab.ports['monitor']} (speed x{req.lab_speed:g})")
+        monitor_log = WireLog(self.run_dir.path / "monitor-wire.log", f"monitor {monitor_spec}")
+        monitor = Lpm01a(monitor_spec.split(":", 1)[1],
+                         log=lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"))
+        stack.callback(monitor_log.close)
+        identity = monitor.open()
+        stack.callback(self._close_monitor, monitor)
+        log(f"monitor: {identity}")
+        voltage_mv = req.voltage_mv or req.board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
+        relay = open_relay(relay_spec, RELAY_BAUD, WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
+                           log=log)
+        stack.callback(relay.link.close)
+        log(f"relay: {relay.identify()}")
+        if relay.ensure_dut_baud(dut_baud):
+            log(f"relay: DUT-side baud set to {dut_baud}")
+        monitor.set_voltage(voltage_mv)
+        monitor.power(True)
+        log(f"DUT powered at {voltage_mv} mV")
+        dut = DutClient(relay.dut_link(), db_chunk_bytes=min(req.board.db_chunk_bytes, relay.db_chunk_bytes))
+        self.results["dut"] = {**self._handshake(dut, relay_spec), "baud": dut_baud}
+        self.capture = Capture(monitor, self.run_dir.path / "capture", voltage_mv / 1000, identity)
+        self.capture.start(req.monitor_rate_hz)
+        stack.callback(self.capture.stop)
+        self.results["monitor"] = {**identity, "voltage_mv": voltage_mv, "rate_hz": req.monitor_rate_hz}
+        self.results["relay"] = {"kind": relay.kind, "port": relay.link.url, "dut_baud": dut_baud}
+        return dut
+
+    def _close_monitor(self, monitor) -> None:
+        try:
+            monitor.power(False)
+        except MonitorError as exc:
+            self.run_dir.log(f"monitor: power off failed: {exc}")
+        monitor.close()
+
+    def _energy_extras(self) -> None:
+        """Ground truth on the virtual lab, then the plots; neither may lose the results."""
+        truth_path = self.run_dir.path / "lab-truth.jsonl"
+        if truth_path.is_file():
+            attach_truth(self.results, truth_path)
+        try:
+            self.results["plots"] = plot_energy_run(self.run_dir.path, self.results)
+        except Exception as exc:  # a plot is a convenience: say why it is missing, keep the numbers
+            self.results["plots"] = []
+            self.run_dir.log(f"plots not written: {type(exc).__name__}: {exc}")
 
     def _handshake(self, dut: DutClient, url: str) -> dict:
         """Banner, name, profile, firmware mode; checks the DUT runs what this run needs."""
@@ -210,10 +308,11 @@ class Session:
                 f"flash the {req.benchmark.id} build or pass --benchmark {model_id}"
             )
         mode = banner.mode if banner and banner.mode else dut.firmware_mode()
-        if mode != "performance":
+        needed = "energy" if req.mode == "energy" else "performance"
+        if mode != needed:
             raise FirmwareMismatch(
-                f"the DUT at {url} runs {mode}-mode firmware (m-timestamp-mode-{mode}) but a {req.mode} run "
-                "needs the performance-mode build (m-timestamp-mode-performance); flash that build"
+                f"the DUT at {url} runs {mode}-mode firmware (m-timestamp-mode-{mode}) but this {req.mode} run "
+                f"needs the {needed}-mode build (m-timestamp-mode-{needed}); flash that build"
             )
         return {
             "url": url,
@@ -238,6 +337,7 @@ class Session:
 
 def _procedure(mode: str):
     from .modes.accuracy import AccuracyRun
+    from .modes.energy import EnergyRun
     from .modes.performance import PerformanceRun
 
-    return {"performance": PerformanceRun, "accuracy": AccuracyRun}[mode]
+    return {"performance": PerformanceRun, "accuracy": AccuracyRun, "energy": EnergyRun}[mode]

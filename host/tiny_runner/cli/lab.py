@@ -7,7 +7,8 @@ from __future__ import annotations
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..errors import UsageError
-from ..lab.dut_process import VirtualDutConfig, serve
+from ..lab.bench_process import BenchConfig, serve
+from ..lab.firmware import DEFAULT_PULSE_HOLD_US
 from ..lab.latency import LatencyModel
 from ..modelinfo import model_info
 from ..models import resolve_model
@@ -22,6 +23,10 @@ def add_parser(sub) -> None:
     s.add_argument("--board", required=True)
     s.add_argument("--benchmark", "-b", required=True)
     s.add_argument("--firmware-mode", choices=("performance", "energy"), default="performance")
+    s.add_argument("--energy-bench", action="store_true",
+                   help="serve the energy bench instead: the DUT (energy build) behind an emulated interface board, "
+                        "powered by an emulated LPM01A; prints both ports")
+    s.add_argument("--truth", metavar="FILE", help="with --energy-bench: append the bench's ground truth here")
     s.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of a pty (0: any free one)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp (default %(default)s)")
     s.add_argument("--speed", type=float, default=DEFAULT_LAB_SPEED)
@@ -38,8 +43,14 @@ def run_serve(args) -> int:
         raise UsageError("--speed must be > 0")
     benchmark = get_benchmark(args.benchmark)
     model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
-    mode = "energy" if args.firmware_mode == "energy" else "performance"
-    config = VirtualDutConfig(
+    if args.truth and not args.energy_bench:
+        raise UsageError("--truth goes with --energy-bench")
+    if args.energy_bench and args.tcp is not None:
+        raise UsageError("the energy bench serves on ptys, not --tcp")
+    if args.energy_bench and "power" not in board.simulation:
+        raise UsageError(f"{board.name} has no [simulation.power] for an energy bench")
+    mode = "energy" if args.firmware_mode == "energy" or args.energy_bench else "performance"
+    config = BenchConfig(
         benchmark_id=benchmark.id,
         model_path=str(model.path),
         inference_us=LatencyModel.from_board(board).inference_us(model_info(model.path).macs),
@@ -48,9 +59,14 @@ def run_serve(args) -> int:
         speed=args.speed,
         vendor=board.vendor_string,
         boot_us=int(board.simulation.get("boot_us", 0)),
+        pulse_hold_us=float(board.simulation.get("pulse_hold_us", DEFAULT_PULSE_HOLD_US)),
         listen=f"tcp:{args.host}:{args.tcp}" if args.tcp is not None else "pty",
         boot_on_start=True,
+        wiring="energy" if args.energy_bench else "direct",
+        power_ma=board.simulation.get("power", {}),
+        truth_path=args.truth,
     )
-    print(f"virtual {board.name} with {benchmark.id} ({mode} firmware); Ctrl-C stops it", flush=True)
+    what = "energy bench" if args.energy_bench else f"{mode} firmware"
+    print(f"virtual {board.name} with {benchmark.id} ({what}); Ctrl-C stops it", flush=True)
     serve(config, control=False)
     return 0

@@ -6,6 +6,9 @@ import json
 import sys
 from pathlib import Path
 
+from energy_monitor.lpm01a.driver import RATES_HZ as LPM01A_RATES
+from energy_monitor.lpm01a.driver import VOLTAGE_RANGE_MV as LPM01A_VOLTAGE_MV
+
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..datasets import LABELS_FILE, load_dataset
@@ -14,7 +17,7 @@ from ..models import resolve_model
 from ..progress import Progress
 from ..report.summary import summary
 from ..rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
-from ..session import DEFAULT_LAB_SPEED, MeasureRequest, Session
+from ..session import DEFAULT_LAB_SPEED, DEFAULT_SUPPLY_MV, MeasureRequest, Session
 
 
 def add_parser(sub) -> None:
@@ -22,10 +25,19 @@ def add_parser(sub) -> None:
                        description="Run one benchmark in one mode on a board and write a run directory.")
     p.add_argument("--board", required=True, help="board descriptor name (see `tiny-runner boards`)")
     p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad (or kws01, ...); default: what the DUT reports")
-    p.add_argument("--mode", choices=("performance", "accuracy"), default="performance")
+    p.add_argument("--mode", choices=("performance", "accuracy", "energy"), default="performance")
     p.add_argument("--dut", metavar="URL", help="DUT port: /dev/ttyACM0, COM3, socket://host:port, rfc2217://...; "
                    "omit on a virtual board to start its virtual DUT")
     p.add_argument("--baud", type=int, help="UART baud rate (default: the board descriptor's for this mode)")
+    energy = p.add_argument_group("energy mode")
+    energy.add_argument("--monitor", metavar="SPEC", help="energy monitor: lpm01a:PORT_URL (a virtual board wires "
+                        "its own emulated LPM01A)")
+    energy.add_argument("--relay", metavar="SPEC", help="pass-through board to the DUT: ifboard:PORT_URL or "
+                        "ioman:PORT_URL (a virtual board wires an emulated interface board)")
+    energy.add_argument("--voltage", type=int, metavar="MV", help="DUT supply in millivolts (default: the board's "
+                        f"supply.default_mv, else {DEFAULT_SUPPLY_MV})")
+    energy.add_argument("--monitor-rate", type=float, default=1000.0, metavar="HZ",
+                        help="monitor sample rate (default %(default)g; LPM01A: 1 Hz to 100 kHz)")
     p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files)")
     p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s)")
     p.add_argument("--limit", type=int, metavar="K", help="accuracy mode: only the first K files (result not valid)")
@@ -50,7 +62,11 @@ def add_parser(sub) -> None:
                      help="start value of the virtual DUT's 32-bit microsecond timer")
     lab.add_argument("--lab-fault", action="append", default=[], metavar="KEY=VALUE",
                      help="make the virtual DUT misbehave: error_reply.CMD=TEXT, drop_rx_every=N, "
-                          "silent_after=N, no_banner=1, abort_on_infer=1")
+                          "silent_after=N, no_banner=1, abort_on_infer=1, extra_pulse=1, skip_pulse=N")
+    lab.add_argument("--lab-monitor-quirk", action="append", default=[], metavar="KEY=VALUE",
+                     help="make the emulated LPM01A behave like a real unit: stale_stream=1, duplicate_ack=1, "
+                          "nul_after_timestamp=1, glue_every=N, drop_every=N, firmware=1.0.5, noise_rel=X, "
+                          "refuse=CMD[,CMD]")
     lab.add_argument("--lab-firmware-mode", choices=("performance", "energy"),
                      help="build flashed on the virtual board (default: the one the run needs)")
     p.set_defaults(handler=run)
@@ -64,36 +80,80 @@ def parse_faults(items: list[str]) -> dict:
             raise UsageError(f"--lab-fault {item!r}: expected KEY=VALUE")
         if key.startswith("error_reply."):
             faults.setdefault("error_reply", {})[key.split(".", 1)[1]] = value
-        elif key in ("drop_rx_every", "silent_after"):
+        elif key in ("drop_rx_every", "silent_after", "skip_pulse"):
             try:
                 faults[key] = int(value)
             except ValueError:
                 raise UsageError(f"--lab-fault {key} needs an integer, got {value!r}") from None
-        elif key in ("no_banner", "abort_on_infer"):
+        elif key in ("no_banner", "abort_on_infer", "extra_pulse"):
             faults[key] = value.lower() in ("1", "true", "yes")
         else:
             raise UsageError(f"--lab-fault: unknown fault {key!r}")
     return faults
 
 
+def parse_monitor_quirks(items: list[str]) -> dict:
+    kinds = {"stale_stream": bool, "duplicate_ack": bool, "nul_after_timestamp": bool, "glue_every": int,
+             "drop_every": int, "firmware": str, "threshold_command": str, "noise_rel": float, "refuse": str}
+    quirks: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in kinds:
+            raise UsageError(f"--lab-monitor-quirk {item!r}: expected one of {', '.join(kinds)}=VALUE")
+        try:
+            quirks[key] = value.lower() in ("1", "true", "yes") if kinds[key] is bool else kinds[key](value)
+        except ValueError:
+            raise UsageError(f"--lab-monitor-quirk {key} needs a {kinds[key].__name__}, got {value!r}") from None
+    return quirks
+
+
+def check_energy_options(args, board) -> None:
+    energy_only = {"--monitor": args.monitor, "--relay": args.relay, "--voltage": args.voltage,
+                   "--lab-monitor-quirk": args.lab_monitor_quirk or None}
+    if args.mode != "energy":
+        given = [option for option, value in energy_only.items() if value is not None]
+        if given or args.monitor_rate != 1000.0:
+            raise UsageError(f"{given[0] if given else '--monitor-rate'} applies to energy mode only")
+        return
+    if args.dut:
+        raise UsageError("energy mode reaches the DUT through --relay, not --dut")
+    if board.virtual:
+        if args.relay or (args.monitor and args.monitor != "lpm01a"):
+            raise UsageError("a virtual board wires its own emulated monitor and interface board; "
+                             "leave out --relay and use --monitor lpm01a (or nothing)")
+    else:
+        if not (args.monitor and args.monitor.startswith("lpm01a:") and len(args.monitor) > len("lpm01a:")):
+            raise UsageError(f"{board.name} is a real board: energy mode needs --monitor lpm01a:PORT")
+        if not args.relay or args.relay.split(":", 1)[0] not in ("ifboard", "ioman") or ":" not in args.relay:
+            raise UsageError(f"{board.name} is a real board: energy mode needs --relay ifboard:PORT or ioman:PORT")
+    if args.monitor_rate not in LPM01A_RATES:
+        raise UsageError(f"--monitor-rate: the LPM01A samples at {', '.join(f'{r:g}' for r in LPM01A_RATES)} Hz")
+    if args.voltage is not None:
+        low, high = LPM01A_VOLTAGE_MV
+        low, high = max(low, board.supply.get("min_mv", low)), min(high, board.supply.get("max_mv", high))
+        if not low <= args.voltage <= high:
+            raise UsageError(f"--voltage {args.voltage}: the LPM01A and {board.name} allow {low}..{high} mV")
+
+
 def build_request(args) -> MeasureRequest:
     """Check everything that can be checked before a run directory exists or a port opens."""
     board = load_board(args.board)
     benchmark = get_benchmark(args.benchmark) if args.benchmark else None
-    if args.dut is None and not board.virtual:
+    check_energy_options(args, board)
+    if args.dut is None and not board.virtual and args.mode != "energy":
         raise UsageError(f"{board.name} is a real board: pass --dut PORT (for example /dev/ttyACM0)")
-    if benchmark is None and args.dut is None:
+    if benchmark is None and board.virtual and args.dut is None:
         raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2 or ad)")
     if args.mode == "accuracy" and not args.dataset:
         raise UsageError("accuracy mode needs --dataset DIR; `tiny-runner dataset synth` writes a synthetic one")
     if args.limit is not None and (args.mode != "accuracy" or args.limit < 1):
         raise UsageError("--limit K (K >= 1) applies to accuracy mode only")
-    if args.iterations is not None and (args.mode != "performance" or args.iterations < 1):
-        raise UsageError("--iterations N (N >= 1) applies to performance mode only")
-    performance_only = {"--warmup": args.warmup, "--target-window": args.target_window}
-    for option, value in performance_only.items():
-        if value is not None and args.mode != "performance":
-            raise UsageError(f"{option} applies to performance mode only")
+    if args.iterations is not None and (args.mode == "accuracy" or args.iterations < 1):
+        raise UsageError("--iterations N (N >= 1) applies to performance and energy mode only")
+    windowed_only = {"--warmup": args.warmup, "--target-window": args.target_window}
+    for option, value in windowed_only.items():
+        if value is not None and args.mode == "accuracy":
+            raise UsageError(f"{option} applies to performance and energy mode only")
     if args.warmup is not None and args.warmup < 0:
         raise UsageError("--warmup must be >= 0")
     if args.target_window is not None and args.target_window < MIN_WINDOW_S:
@@ -101,17 +161,18 @@ def build_request(args) -> MeasureRequest:
     if args.baud is not None and args.baud <= 0:
         raise UsageError("--baud must be a positive integer")
     lab_options = {"--lab-speed": args.lab_speed, "--lab-timer-start-us": args.lab_timer_start_us,
-                   "--lab-fault": args.lab_fault or None, "--lab-firmware-mode": args.lab_firmware_mode}
+                   "--lab-fault": args.lab_fault or None, "--lab-firmware-mode": args.lab_firmware_mode,
+                   "--lab-monitor-quirk": args.lab_monitor_quirk or None}
     given = [option for option, value in lab_options.items() if value is not None]
-    if given and args.dut is not None:
-        raise UsageError(f"{given[0]} configures the virtual DUT; it has no effect with --dut")
+    if given and (args.dut is not None or not board.virtual):
+        raise UsageError(f"{given[0]} configures the virtual lab; it has no effect with --dut or a real board")
     if args.lab_speed is not None and not args.lab_speed > 0:
         raise UsageError("--lab-speed must be > 0")
     if args.model and args.model_dir:
         raise UsageError("pass --model or --model-dir, not both")
 
     model = None
-    if benchmark and (args.model or args.dut is None or args.check_outputs):
+    if benchmark and (args.model or (board.virtual and args.dut is None) or args.check_outputs):
         model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
     dataset = None
     if args.dataset:
@@ -138,6 +199,11 @@ def build_request(args) -> MeasureRequest:
         lab_timer_start_us=args.lab_timer_start_us or 0,
         lab_faults=parse_faults(args.lab_fault),
         lab_firmware_mode=args.lab_firmware_mode,
+        lab_monitor_quirks=parse_monitor_quirks(args.lab_monitor_quirk),
+        monitor=args.monitor,
+        relay=args.relay,
+        voltage_mv=args.voltage,
+        monitor_rate_hz=args.monitor_rate,
     )
 
 

@@ -1,13 +1,19 @@
-"""The virtual DUT's microsecond clock.
+"""The virtual bench clock.
 
-Deterministic activity (UART bytes, inference) advances virtual time by exactly its modelled
-duration, and the lab sleeps duration/speed of wall time so the host sees it take that long,
-scaled. Idle time waiting for the host advances virtual time by wall time x speed. So a timed
-window (pure activity) is exact and never depends on the speed factor or on host scheduling.
+The DUT's microsecond counter advances by exactly the modelled duration of its activity (UART
+bytes, inference, boot), and the lab sleeps duration/speed of wall time so the host sees it
+take that long, scaled. While the DUT waits for the host, virtual time passes at wall time x
+speed. A timed window is pure activity, so it never depends on the speed or host scheduling;
+running late never adds virtual time.
+
+Other devices of the bench (an energy monitor) run in their own threads and ask `horizon_us()`:
+how far the bench's virtual time is settled. While the DUT is busy that is the end of what it
+has committed to; while it waits it is the wall-clock mapping.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -27,29 +33,58 @@ class VirtualClock:
         if not speed > 0:
             raise ValueError("the lab speed factor must be > 0")
         self.speed = speed
-        self._us = float(start_us)
+        self._us = float(start_us)  # the DUT's counter
         self._wall = wall
         self._sleep = sleep
-        self._anchor = wall()  # wall time that corresponds to self._us
+        self._lock = threading.Lock()
+        # virtual(wall) = _anchor_us + (wall - _anchor_wall) x speed while time flows freely
+        self._anchor_wall = wall()
+        self._anchor_us = float(start_us)
+        self._waiting = False
+        self.listener: Callable[[float, float, str], None] | None = None  # (start_us, end_us, activity)
+
+    def _mapped(self, wall: float) -> float:
+        return self._anchor_us + (wall - self._anchor_wall) * self.speed * 1e6
 
     def now_us(self) -> int:
         return int(self._us + 1e-6)  # a timer counts whole microseconds; ignore float dust below
 
-    def idle(self) -> None:
-        """Account for wall time spent waiting (for the host): it passes at speed x wall rate."""
-        now = self._wall()
-        if now > self._anchor:
-            self._us += (now - self._anchor) * self.speed * 1e6
-            self._anchor = now
+    def now_exact_us(self) -> float:
+        return self._us
 
-    def spend(self, us: float) -> None:
+    def wait_begin(self) -> None:
+        """The DUT blocks for input: from now its timeline is idle until it wakes."""
+        with self._lock:
+            self._waiting = True
+
+    def idle(self) -> None:
+        """The DUT wakes: the wall time it waited passes at speed x wall rate."""
+        with self._lock:
+            mapped = self._mapped(self._wall())
+            if mapped > self._us:
+                self._us = mapped
+            self._waiting = False
+
+    def spend(self, us: float, activity: str = "busy") -> None:
         """Busy for exactly `us` virtual microseconds; returns once that much scaled wall time passed."""
         if us <= 0:
             return
-        self._us += us
-        target = self._anchor + us / 1e6 / self.speed
+        with self._lock:
+            start = self._us
+            self._us += us
+            target_wall = self._anchor_wall + (self._us - self._anchor_us) / 1e6 / self.speed
+        if self.listener:
+            self.listener(start, start + us, activity)
         now = self._wall()
-        if target - now > _MIN_SLEEP_S:
-            self._sleep(target - now)
-        # Running late (host busy, slow sleep) never adds virtual time: only the model does.
-        self._anchor = max(target, now)
+        if target_wall - now > _MIN_SLEEP_S:
+            self._sleep(target_wall - now)
+            now = self._wall()
+        if now > target_wall + _MIN_SLEEP_S:
+            with self._lock:  # late: re-anchor so the lateness is not virtual time
+                self._anchor_us, self._anchor_wall = self._us, now
+
+    def horizon_us(self) -> float:
+        """How far the bench's virtual time is settled (for devices sampling the DUT)."""
+        with self._lock:
+            mapped = self._mapped(self._wall())
+            return mapped if self._waiting else min(mapped, self._us)

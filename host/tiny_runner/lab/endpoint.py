@@ -99,9 +99,8 @@ class PacedUart:
 
     def write(self, data: bytes) -> None:
         self.endpoint.write(data)
-        self.clock.spend(self.byte_time_us(len(data)))
+        self.clock.spend(self.byte_time_us(len(data)), "uart")
 
     def received(self, count: int) -> None:
         """Incoming bytes also took their wire time to arrive before the firmware sees them."""
-        self.clock.idle()
-        self.clock.spend(self.byte_time_us(count))
+        self.clock.spend(self.byte_time_us(count), "uart")

@@ -52,7 +52,9 @@ class Uart(Protocol):
 class Clock(Protocol):
     def now_us(self) -> int: ...
 
-    def spend(self, us: float) -> None: ...
+    def now_exact_us(self) -> float: ...
+
+    def spend(self, us: float, activity: str) -> None: ...
 
 
 @dataclass
@@ -64,6 +66,8 @@ class Faults:
     silent_after: int = -1  # stop answering after this many commands (-1: never)
     no_banner: bool = False  # boot without printing anything
     abort_on_infer: bool = False  # the process aborts inside an inference, as TFLM can on a bad model
+    extra_pulse: bool = False  # energy build: a stray timestamp pulse in the middle of the timed region
+    skip_pulse: int = 0  # energy build: the Nth `infer` (counting from 1) never makes its closing pulse
 
     @classmethod
     def from_dict(cls, data: dict) -> "Faults":
@@ -112,6 +116,7 @@ class ReferenceFirmware:
         self._input_floats = np.zeros(INPUT_ELEMENTS[benchmark_id], dtype=np.float32)
         self._output: np.ndarray | None = None
         self.inferences_run = 0  # how many times the model was really executed
+        self._infers = 0
 
     # -- output helpers ---------------------------------------------------------------------
     def _print(self, text: str) -> None:
@@ -126,12 +131,12 @@ class ReferenceFirmware:
         self._parser_enabled = False
         self._cmd.clear()
         if self.faults.no_banner:
-            self.clock.spend(self.boot_us)
+            self.clock.spend(self.boot_us, "boot")
             self._parser_enabled = True
             return
         self._line(f"m-timestamp-mode-{self.mode}")
         self._timestamp()  # leaves the pin idle-high in energy mode (one extra edge)
-        self.clock.spend(self.boot_us)
+        self.clock.spend(self.boot_us, "boot")
         if self.benchmark_id == "ad01":
             self._line("Initialized")
         self._line("m-init-done")
@@ -270,7 +275,7 @@ class ReferenceFirmware:
     def _infer(self, iterations: int, warmup: int) -> None:
         self._load_tensor()
         self._line(f"m-warmup-start-{warmup}")
-        self.clock.spend(warmup * self.inference_us)
+        self.clock.spend(warmup * self.inference_us, "compute")
         self._line("m-warmup-done")
         self._line(f"m-infer-start-{iterations}")
         self._timestamp()
@@ -279,8 +284,15 @@ class ReferenceFirmware:
             os.abort()
         self._output = self.model.run(self._input)
         self.inferences_run += 1
-        self.clock.spend(iterations * self.inference_us)
-        self._timestamp()
+        if self.faults.extra_pulse:
+            self.clock.spend(iterations * self.inference_us / 2, "compute")
+            self._timestamp()
+            self.clock.spend(iterations * self.inference_us / 2, "compute")
+        else:
+            self.clock.spend(iterations * self.inference_us, "compute")
+        self._infers += 1
+        if self._infers != self.faults.skip_pulse:
+            self._timestamp()
         self._line("m-infer-done")
         self._results()
 
@@ -307,9 +319,9 @@ class ReferenceFirmware:
         if self.mode == "performance":
             self._line(f"m-lap-us-{self.clock.now_us() % TIMER_WRAP}")
         else:
-            self.pin(0, self.clock.now_us())
-            self.clock.spend(self.pulse_hold_us)
-            self.pin(1, self.clock.now_us())
+            self.pin(0, self.clock.now_exact_us())
+            self.clock.spend(self.pulse_hold_us, "compute")  # the reference's NOP loop
+            self.pin(1, self.clock.now_exact_us())
 
 
 def _atoi(text: str) -> int:

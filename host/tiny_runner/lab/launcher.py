@@ -1,4 +1,4 @@
-"""Starting and stopping a virtual DUT process from the runner (the parent side)."""
+"""Starting and stopping a virtual bench process from the runner (the parent side)."""
 
 from __future__ import annotations
 
@@ -10,40 +10,46 @@ import time
 from pathlib import Path
 
 from ..errors import LabError
-from .dut_process import VirtualDutConfig
+from .bench_process import BenchConfig
 
 _START_TIMEOUT_S = 60.0  # loading a model into TFLM takes well under a second; be generous on slow CI
 
 
-class VirtualDut:
-    """A virtual DUT process; `url` is the port to open, `power_on()` boots the firmware."""
+class VirtualBench:
+    """A virtual bench process. `ports` names what to open: {"dut": url} when the DUT is wired
+    straight to the host (`power_on()` boots it), {"relay": path, "monitor": path} on the
+    energy bench (the monitor powers the DUT)."""
 
-    def __init__(self, config: VirtualDutConfig, log_path: Path | None = None):
+    def __init__(self, config: BenchConfig, log_path: Path | None = None):
         self.config = config
         self.log_path = log_path
         self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tiny_runner.lab.dut_process", config.to_json()],
+            [sys.executable, "-m", "tiny_runner.lab.bench_process", config.to_json()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
         )
-        self.url = self._wait_ready()
+        self.ports: dict = self._wait_ready()
         self.stats: dict = {}
 
-    def _wait_ready(self) -> str:
+    @property
+    def url(self) -> str:
+        return self.ports["dut"]
+
+    def _wait_ready(self) -> dict:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self._proc.stdout], [], [], 0.5)
             if ready:
                 line = self._proc.stdout.readline()
                 if line.startswith("ready "):
-                    return line.split(" ", 1)[1].strip()
+                    return json.loads(line.split(" ", 1)[1])
                 if not line:
                     break
         self.stop()
-        raise LabError(f"the virtual DUT did not start ({self.exit_description()}){self._log_hint()}")
+        raise LabError(f"the virtual bench did not start ({self.exit_description()}){self._log_hint()}")
 
     def power_on(self) -> None:
         """Boot the firmware (the banner goes out on the port)."""
@@ -54,7 +60,7 @@ class VirtualDut:
             self._proc.stdin.write(command + "\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, ValueError):
-            raise LabError(f"the virtual DUT is gone ({self.exit_description()}){self._log_hint()}") from None
+            raise LabError(f"the virtual bench is gone ({self.exit_description()}){self._log_hint()}") from None
 
     def alive(self) -> bool:
         return self._proc.poll() is None
@@ -71,7 +77,7 @@ class VirtualDut:
         """A LabError describing the crash if the process died, else None."""
         if self.alive():
             return None
-        return LabError(f"the virtual DUT process died ({self.exit_description()}){self._log_hint()}")
+        return LabError(f"the virtual bench process died ({self.exit_description()}){self._log_hint()}")
 
     def _log_hint(self) -> str:
         return f"; see {self.log_path}" if self.log_path else ""
@@ -92,7 +98,7 @@ class VirtualDut:
             self._log.close()
             self._log = subprocess.DEVNULL
 
-    def __enter__(self) -> "VirtualDut":
+    def __enter__(self) -> "VirtualBench":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -28,6 +28,8 @@ def finalise(results: dict, request) -> None:
         results["median_latency_ms"] = latency["median"]
         results["throughput_stats"] = throughput
         results["violations"] = rules.window_violations([w["seconds"] for w in windows]) + results["violations"]
+    elif results["mode"] == "energy":
+        _finalise_energy(results)
     check = results.get("check_outputs")
     if check and check["mismatches"]:
         results["violations"].append(
@@ -35,6 +37,24 @@ def finalise(results: dict, request) -> None:
             f"host's TFLM run (max difference {check['max_abs_diff']:.4f})"
         )
     results["valid"] = not results["violations"]
+
+
+def _finalise_energy(results: dict) -> None:
+    windows = results.get("windows", [])
+    measured = [w for w in windows if w["energy_uj_per_inf"] is not None]
+    per_inf = window_stats([w["energy_uj_per_inf"] for w in measured])
+    results["median_energy_uj_per_inf"] = per_inf["median"]
+    results["energy_stats"] = per_inf
+    results["median_power_mw"] = window_stats([w["power_mw"] for w in measured])["median"]
+    throughput = window_stats([w["throughput_inf_per_s"] for w in measured])
+    results["median_throughput_inf_per_s"] = throughput["median"]
+    results["median_latency_ms"] = 1e3 / throughput["median"] if throughput["median"] else None
+    # the edges' one-sample uncertainty, as a share of each window's energy: the worst window
+    shares = [100 * w["quantisation_uj"] / w["energy_uj"] for w in measured if w["energy_uj"]]
+    results["quantisation_pct_max"] = max(shares) if shares else None
+    problems = rules.window_violations([w["seconds"] or 0.0 for w in windows])
+    problems += [f"window {w['index']}: {p}" for w in windows for p in w["problems"]]
+    results["violations"] = problems + results["violations"]
 
 
 def _stamp() -> str:
@@ -57,6 +77,19 @@ def results_txt(results: dict) -> str:
                 f"{w['throughput_inf_per_s']:.3f} inf./sec. {met}"
             )
         if results.get("median_throughput_inf_per_s") is not None:
+            lines.append(f"{prefix} Median throughput is {results['median_throughput_inf_per_s']:10.3f} inf./sec.")
+    elif results["mode"] == "energy":
+        for w in results.get("windows", []):
+            if w["energy_uj"] is None:
+                lines.append(f"{prefix} Energy data for window {w['index']}: not measured ({'; '.join(w['problems'])})")
+                continue
+            lines.append(
+                f"{prefix} Energy data for window {w['index']} for {w['seconds']:.3f} sec.: "
+                f"Energy {w['energy_uj']:.3f} uJ, Power {w['power_mw'] * 1e3:.3f} uW, "
+                f"Energy/Inf. {w['energy_uj_per_inf']:.3f} uJ/inf., {w['inferences']} inferences"
+            )
+        if results.get("median_energy_uj_per_inf") is not None:
+            lines.append(f"{prefix} Median energy cost is {results['median_energy_uj_per_inf']:10.4f} uJ/inf.")
             lines.append(f"{prefix} Median throughput is {results['median_throughput_inf_per_s']:10.3f} inf./sec.")
     elif results["mode"] == "accuracy" and results["status"] == "completed":
         if results["benchmark"] == "ad01":

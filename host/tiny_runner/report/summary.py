@@ -10,6 +10,37 @@ def _where(results: dict) -> str:
     return dut.get("url", "?")
 
 
+def _energy_lines(results: dict) -> list[str]:
+    monitor = results.get("monitor", {})
+    lines = [f"  monitor {monitor.get('model')} {monitor.get('firmware', '')} at {monitor.get('voltage_mv')} mV, "
+             f"{monitor.get('rate_hz', 0):g} samples/s"]
+    if results.get("stimuli", {}).get("source") == "synthetic":
+        lines.append("  inputs: synthetic (no --dataset given)")
+    truth = "truth uJ" if any("truth_energy_uj" in w for w in results.get("windows", [])) else ""
+    lines.append(f"  {'window':>6} {'inferences':>10} {'seconds':>9} {'energy uJ':>12} {'uJ/inf':>10} "
+                 f"{'power mW':>9} {truth:>12}")
+    for w in results.get("windows", []):
+        if w["energy_uj"] is None:
+            lines.append(f"  {w['index']:>6} {w['inferences']:>10}   not measured: {'; '.join(w['problems'])}")
+            continue
+        flag = "" if w["meets_min_window"] else "  < 10 s"
+        true = f"{w['truth_energy_uj']:>12.1f}" if "truth_energy_uj" in w else ""
+        lines.append(f"  {w['index']:>6} {w['inferences']:>10} {w['seconds']:>9.3f} {w['energy_uj']:>12.1f} "
+                     f"{w['energy_uj_per_inf']:>10.3f} {w['power_mw']:>9.3f} {true}{flag}")
+    if results.get("median_energy_uj_per_inf") is not None:
+        stats = results["energy_stats"]
+        lines.append(
+            f"  median energy {results['median_energy_uj_per_inf']:.3f} uJ/inf (spread {stats['spread_pct']:.3f} %, "
+            f"edge quantisation <= {results['quantisation_pct_max']:.3f} %), "
+            f"throughput {results['median_throughput_inf_per_s']:.3f} inf/s"
+        )
+    truth_summary = results.get("lab", {}).get("truth")
+    if truth_summary:
+        lines.append(f"  lab ground truth: {truth_summary['median_energy_uj_per_inf']:.3f} uJ/inf; largest window "
+                     f"error {truth_summary['max_abs_error_pct']:.4f} %")
+    return lines
+
+
 def summary(results: dict) -> str:
     head = f"{results['benchmark']} {results['mode']} on {results['board']} ({_where(results)})"
     lines = [head]
@@ -32,6 +63,8 @@ def summary(results: dict) -> str:
                 f"  median throughput {results['median_throughput_inf_per_s']:.3f} inf/s "
                 f"(latency {results['median_latency_ms']:.3f} ms), spread {stats['spread_pct']:.2f} %"
             )
+    elif results["mode"] == "energy":
+        lines += _energy_lines(results)
     else:
         stimuli = results.get("stimuli", {})
         lines.append(f"  {results.get('files', 0)} files, {results.get('inferences', 0)} inferences")

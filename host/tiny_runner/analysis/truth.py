@@ -1,0 +1,41 @@
+"""On the virtual lab: each measured energy window next to the energy the bench really drew.
+
+The bench records every falling edge of the DUT's timestamp pin with the exact cumulative
+energy at that instant, and where in virtual time the monitor's acquisition started. A
+measured edge (a sample index) is matched to the recorded edge nearest to its sample's middle.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def attach_truth(results: dict, truth_path: Path) -> None:
+    records = [json.loads(line) for line in truth_path.read_text().splitlines() if line]
+    starts = [r for r in records if "acquisition_start_us" in r]
+    edges = [r for r in records if "edge_us" in r]
+    if not starts or not edges:
+        return
+    start, rate = starts[-1]["acquisition_start_us"], starts[-1]["rate_hz"]
+    times = np.array([e["edge_us"] for e in edges])
+    energies = np.array([e["energy_j"] for e in edges])
+    errors, truth_per_inf = [], []
+    for window in results.get("windows", []):
+        if window.get("energy_uj") is None:
+            continue
+        nearest = [int(np.argmin(np.abs(times - (start + (i + 0.5) * 1e6 / rate))))
+                   for i in (window["edges"][0], window["edges"][-1])]
+        truth_uj = float(energies[nearest[1]] - energies[nearest[0]]) * 1e6
+        window["truth_energy_uj"] = truth_uj
+        window["truth_seconds"] = float(times[nearest[1]] - times[nearest[0]]) / 1e6
+        window["truth_error_pct"] = (window["energy_uj"] / truth_uj - 1) * 100 if truth_uj else None
+        errors.append(abs(window["truth_error_pct"]))
+        truth_per_inf.append(truth_uj / window["inferences"])
+    if errors:
+        results.setdefault("lab", {})["truth"] = {
+            "max_abs_error_pct": max(errors),
+            "median_energy_uj_per_inf": float(np.median(truth_per_inf)),
+        }

@@ -1,0 +1,154 @@
+"""The energy capture: a thread pulls chunks from the monitor, reduces them as they arrive and
+spills the raw samples to the run directory, so memory does not grow with capture length.
+
+On disk (`capture/` in the run directory), readable with `read_capture`:
+    meta.json      rate_hz, voltage_v, monitor identity, sample dtype
+    energy.f4      energy per sample in joules, little-endian float32, one value per sample
+                   index from 0 (samples the monitor lost are NaN, so position == index)
+    edges.jsonl    one object per timestamp edge: {"index": i, "cumulative_j": E}, where E is
+                   the energy of samples 0..i inclusive (float64 running sum)
+In memory only the running sum and the per-edge records are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from energy_monitor import MonitorError
+
+SAMPLE_DTYPE = "<f4"
+
+
+@dataclass(frozen=True)
+class Edge:
+    index: int  # the sample during which the edge happened
+    cumulative_j: float  # energy of samples 0..index inclusive
+    sample_j: float  # the energy of that one sample (the edge's quantisation)
+
+
+class Capture:
+    def __init__(self, monitor, directory: Path, voltage_v: float, identity: dict):
+        self.monitor = monitor
+        self.directory = directory
+        self.voltage_v = voltage_v
+        directory.mkdir(parents=True, exist_ok=True)
+        self._samples = open(directory / "energy.f4", "wb")
+        self._edges_file = open(directory / "edges.jsonl", "w", encoding="utf-8")
+        self._identity = identity
+        self._lock = threading.Condition()
+        self._total = 0.0  # running energy of every sample received
+        self.received = 0  # next sample index expected
+        self.edges: list[Edge] = []
+        self.dropped: list[tuple[int, int]] = []  # (first index, count) of samples the monitor lost
+        self.error: Exception | None = None
+        self.last_data_wall = time.monotonic()
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rate_hz: float | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, rate_hz: float) -> None:
+        self.rate_hz = rate_hz
+        (self.directory / "meta.json").write_text(json.dumps(
+            {"rate_hz": rate_hz, "voltage_v": self.voltage_v, "monitor": self._identity, "dtype": SAMPLE_DTYPE,
+             "unit": "J per sample", "files": {"samples": "energy.f4", "edges": "edges.jsonl"}}, indent=2) + "\n")
+        self.monitor.start(rate_hz)
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the monitor's stream and take in what was still in flight."""
+        try:
+            self.monitor.stop()
+        finally:
+            self._halt.set()
+            if self._thread:
+                self._thread.join(timeout=10)
+            self._samples.close()
+            self._edges_file.close()
+
+    # -- the reducer ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            try:
+                chunk = self.monitor.read_chunk(0.1)
+            except MonitorError as exc:
+                with self._lock:
+                    self.error = exc
+                    self._lock.notify_all()
+                return
+            if chunk is None:
+                if self._halt.is_set():
+                    return
+                continue
+            self._take(chunk)
+
+    def _take(self, chunk) -> None:
+        energy = np.asarray(chunk.energy(self.voltage_v), dtype=np.float64)
+        with self._lock:
+            gap = chunk.first_index - self.received
+            if gap > 0:  # samples the instrument lost: keep file position == sample index
+                self.dropped.append((self.received, gap))
+                self._samples.write(np.full(gap, np.nan, dtype=SAMPLE_DTYPE).tobytes())
+                self.received = chunk.first_index
+            cumulative = self._total + np.cumsum(energy)
+            for index in chunk.edges:
+                local = index - chunk.first_index
+                if 0 <= local < len(energy):
+                    edge = Edge(index, float(cumulative[local]), float(energy[local]))
+                elif local < 0:  # the edge's sample came in an earlier chunk
+                    edge = Edge(index, self._total, 0.0)
+                else:
+                    continue
+                self.edges.append(edge)
+                self._edges_file.write(json.dumps({"index": edge.index, "cumulative_j": edge.cumulative_j}) + "\n")
+            if len(energy):
+                self._total = float(cumulative[-1])
+            self.received += len(energy)
+            self._samples.write(energy.astype(SAMPLE_DTYPE).tobytes())
+            self._edges_file.flush()
+            self.last_data_wall = time.monotonic()
+            self._lock.notify_all()
+
+    # -- questions the energy procedure asks -------------------------------------------------------
+    def wait(self, predicate, timeout_s: float) -> bool:
+        """Block until predicate(self) holds (under the lock) or the timeout passes."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while not predicate(self):
+                if self.error:
+                    raise self.error
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(min(remaining, 0.1))
+            return True
+
+    def settle(self, wall_s: float = 0.3, device_s: float = 0.1) -> None:
+        """Let edges already in flight arrive: wait wall_s, and for device_s of new samples."""
+        time.sleep(wall_s)
+        target = self.received + int(device_s * self.rate_hz)
+        self.wait(lambda c: c.received >= target, timeout_s=5.0)
+
+    def edge_count(self) -> int:
+        with self._lock:
+            return len(self.edges)
+
+    def dropped_between(self, first: int, last: int) -> int:
+        with self._lock:
+            return sum(max(0, min(start + count, last + 1) - max(start, first)) for start, count in self.dropped)
+
+
+def read_capture(directory: Path) -> tuple[dict, np.ndarray, list[dict]]:
+    """(meta, energy per sample as a read-only memory map, edges) of a capture folder."""
+    meta = json.loads((directory / "meta.json").read_text())
+    path = directory / "energy.f4"
+    samples = np.memmap(path, dtype=SAMPLE_DTYPE, mode="r") if path.stat().st_size else np.empty(0, SAMPLE_DTYPE)
+    edges = [json.loads(line) for line in (directory / "edges.jsonl").read_text().splitlines() if line]
+    return meta, samples, edges

@@ -1,0 +1,212 @@
+"""The virtual bench as a process: the reference firmware running the real model with the
+TFLM interpreter, wired either straight to the host (performance and accuracy) or, for energy
+runs, behind an emulated interface board and powered by an emulated LPM01A that samples the
+bench's physics. Being its own process, a TFLM abort takes down only the virtual bench.
+
+Started by lab.launcher with one JSON argument (BenchConfig). Control lines on stdin: `boot`
+(power on / reset the directly wired DUT) and `quit`. Once the model is loaded and the ports
+exist it prints `ready <json>` naming them: {"dut": url} or {"relay": path, "monitor": path}.
+`tiny-runner lab serve` runs the same loop in the foreground without the control channel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from energy_monitor.emulators.lpm01a import Lpm01aEmulator, Quirks
+
+from ..tflm import TflmModel
+from .clock import VirtualClock
+from .endpoint import PacedUart, PtyEndpoint, TcpEndpoint
+from .firmware import DEFAULT_PULSE_HOLD_US, Faults, ReferenceFirmware
+from .ifboard import InterfaceBoard
+from .physics import Physics, PowerProfile
+
+
+@dataclass
+class BenchConfig:
+    benchmark_id: str
+    model_path: str
+    inference_us: float
+    mode: str = "performance"  # the firmware build: performance or energy
+    baud: int = 115_200  # the firmware's UART rate
+    speed: float = 100.0
+    timer_start_us: int = 0
+    vendor: str = "unspecified"
+    boot_us: int = 0
+    pulse_hold_us: float = DEFAULT_PULSE_HOLD_US  # energy build: how long the timestamp pin stays low
+    listen: str = "pty"  # direct wiring: "pty" or "tcp:HOST:PORT"
+    boot_on_start: bool = False  # direct wiring, stand-alone serving: print the banner at once
+    faults: dict = field(default_factory=dict)
+    wiring: str = "direct"  # "direct" or "energy" (interface board + LPM01A)
+    relay_baud: int = 9_600  # the interface board's stored DUT-side rate at power-up
+    power_ma: dict = field(default_factory=dict)  # boot_ma, idle_ma, uart_ma, compute_ma
+    monitor_quirks: dict = field(default_factory=dict)
+    truth_path: str | None = None
+    seed: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+class _DutSide:
+    """Where the firmware's UART bytes go on the energy bench: the interface board."""
+
+    def __init__(self):
+        self.board: InterfaceBoard | None = None
+
+    def write(self, data: bytes) -> None:
+        self.board.from_dut(data)
+
+
+class Bench:
+    """The face the monitor emulator sees; power changes reach the DUT through a pipe."""
+
+    def __init__(self, clock: VirtualClock, physics: Physics):
+        self.clock = clock
+        self.physics = physics
+        self._wake_read, self._wake_write = os.pipe()
+        self.power_events: list[bool] = []
+
+    def horizon_us(self) -> float:
+        return self.clock.horizon_us()
+
+    def energy_at(self, times_us):
+        return self.physics.energy_at(times_us)
+
+    def falling_edges_until(self, t_us: float) -> list[float]:
+        return self.physics.falling_edges_until(t_us)
+
+    def forget_before(self, t_us: float) -> None:
+        self.physics.forget_before(t_us)
+
+    def note(self, record: dict) -> None:
+        self.physics.note(record)
+
+    def set_voltage(self, volts: float) -> None:
+        self.physics.set_voltage(volts, self.clock.horizon_us())
+
+    def set_power(self, on: bool) -> None:
+        self.physics.set_power(on, self.clock.horizon_us())
+        self.power_events.append(on)
+        os.write(self._wake_write, b"p")
+
+    def take_power_events(self) -> list[bool]:
+        os.read(self._wake_read, 4096)
+        events, self.power_events = self.power_events, []
+        return events
+
+
+def serve(config: BenchConfig, control: bool = True) -> None:
+    """Run until `quit` on stdin (control=True) or until killed (stand-alone serving)."""
+    model = TflmModel(Path(config.model_path))
+    clock = VirtualClock(config.speed, config.timer_start_us)
+    energy = config.wiring == "energy"
+    physics = bench = monitor = board = None
+    if energy:
+        physics = Physics(PowerProfile.from_ma(config.power_ma), clock,
+                          Path(config.truth_path) if config.truth_path else None)
+        clock.listener = physics.activity
+        bench = Bench(clock, physics)
+        endpoint = PtyEndpoint()
+        dut_side = _DutSide()
+        uart = PacedUart(dut_side, config.baud, clock)
+    elif config.listen.startswith("tcp:"):
+        host, port = config.listen[4:].rsplit(":", 1)
+        endpoint = TcpEndpoint(host, int(port))
+        uart = PacedUart(endpoint, config.baud, clock)
+    else:
+        endpoint = PtyEndpoint()
+        uart = PacedUart(endpoint, config.baud, clock)
+    firmware = ReferenceFirmware(
+        benchmark_id=config.benchmark_id,
+        model=model,
+        inference_us=config.inference_us,
+        mode=config.mode,
+        uart=uart,
+        clock=clock,
+        pin=physics.pin if physics else None,
+        vendor=config.vendor,
+        boot_us=config.boot_us,
+        pulse_hold_us=config.pulse_hold_us,
+        faults=Faults.from_dict(config.faults),
+    )
+    powered = {"on": not energy}
+
+    def to_dut(data: bytes) -> None:
+        if powered["on"]:
+            uart.received(len(data))
+            firmware.receive(data)
+
+    if energy:
+        board = InterfaceBoard(endpoint, to_dut, dut_baud=config.relay_baud, firmware_baud=config.baud)
+        dut_side.board = board
+        monitor = Lpm01aEmulator(bench, quirks=Quirks.from_dict(config.monitor_quirks), seed=config.seed)
+        monitor.start()
+        _announce({"relay": endpoint.url, "monitor": monitor.path}, control)
+    else:
+        _announce({"dut": endpoint.url}, control)
+        if config.boot_on_start and not isinstance(endpoint, TcpEndpoint):
+            firmware.boot()
+
+    stdin = sys.stdin.fileno()
+    watch = ([stdin] if control else []) + [endpoint] + ([bench._wake_read] if bench else [])
+    try:
+        while True:
+            clock.wait_begin()
+            readable, _, _ = select.select(watch, [], [])
+            clock.idle()
+            if stdin in readable and control:
+                line = sys.stdin.readline()
+                command = line.strip()
+                if not line or command == "quit":
+                    break
+                if command == "boot" and not energy:
+                    firmware.boot()
+            if bench and bench._wake_read in readable:
+                for on in bench.take_power_events():
+                    powered["on"] = on
+                    if on:
+                        firmware.boot()
+            if endpoint in readable:
+                if isinstance(endpoint, TcpEndpoint) and not endpoint.connected:
+                    endpoint.accept()
+                    firmware.boot()  # connecting is powering on
+                    continue
+                data = endpoint.read()
+                if not data:
+                    continue
+                if board:
+                    board.from_host(data)
+                else:
+                    to_dut(data)
+    finally:
+        if monitor:
+            monitor.shutdown()
+        if physics:
+            physics.close()
+        endpoint.close()
+    print(f"stats {json.dumps({'inferences_run': firmware.inferences_run})}", flush=True)
+
+
+def _announce(ports: dict, control: bool) -> None:
+    """`ready <json>` for the launcher; `ready <url>` (or one line per port) for a person."""
+    if control:
+        print(f"ready {json.dumps(ports)}", flush=True)
+    elif list(ports) == ["dut"]:
+        print(f"ready {ports['dut']}", flush=True)
+    else:
+        for name, url in ports.items():
+            print(f"{name} {url}", flush=True)
+
+
+if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group; the runner decides when its lab stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(BenchConfig(**json.loads(sys.argv[1])))

@@ -1,0 +1,127 @@
+"""The windowed procedure performance and energy mode share (tiny_protocol.md §6.2-6.3):
+5 stimuli (the first 5 files of the label list, ad01: window 0 of each, or synthetic ones),
+one timed `infer N W` each, N calibrated from probe runs so each window lasts about the
+target (>= 10 s), a window that comes out short re-run with a larger N.
+
+Subclasses say where the timing comes from: the DUT's m-lap-us timer (performance) or the
+energy monitor's timestamp edges (energy), by implementing `timed()` and `record()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import rules
+from ..errors import ProtocolError
+from ..synth import performance_stimuli
+from . import Procedure
+
+FIRST_PROBE_TIMEOUT_S = 60.0  # one inference of an unknown model on an unknown MCU
+STUCK_TIMER_PROBE = 10_000  # this many inferences in 0 s means the time source is not running
+
+
+@dataclass
+class Timed:
+    """One timed infer: its duration on the device's time base, and what else it produced."""
+
+    seconds: float | None  # None when the time base failed (a missing edge)
+    reply: object
+    details: dict = field(default_factory=dict)
+
+
+class WindowedRun(Procedure):
+    mode = "windowed"
+
+    def timed(self, iterations: int, warmup: int, timeout_s: float) -> Timed:
+        raise NotImplementedError
+
+    def record(self, index: int, name: str, data: bytes, iterations: int, timed: Timed, attempts: list) -> dict:
+        raise NotImplementedError
+
+    def stimuli(self) -> list[tuple[str, bytes]]:
+        bench, dataset = self.req.benchmark, self.req.dataset
+        if dataset is None:
+            self.results["stimuli"] = {"source": "synthetic", "note": "deterministic synthetic stimuli (no --dataset)"}
+            return performance_stimuli(bench, count=rules.WINDOWS)
+        self.results["stimuli"] = {
+            "source": "dataset",
+            "dataset": str(dataset.root),
+            "labels_file": dataset.labels_path.name,
+            "synthetic_dataset": dataset.synthetic,
+        }
+        # ad01 files hold many windows; these modes send window 0 of each
+        return [(e.file, dataset.read(e)[: bench.input_bytes]) for e in dataset.entries[: rules.WINDOWS]]
+
+    def run(self) -> None:
+        stimuli = self.stimuli()
+        windows = self.results.setdefault("windows", [])
+        iterations = self.req.iterations
+        self.progress.start(f"{self.req.benchmark.id} {self.mode}: {len(stimuli)} windows")
+        for index, (name, data) in enumerate(stimuli, start=1):
+            self.log(f"window {index}: loading {name} ({len(data)} bytes)")
+            self.dut.load(data)
+            if index == 1:
+                # Probe even when N is fixed: the latency estimate sizes every reply timeout.
+                calibrated = self.calibrate()
+                iterations = iterations or calibrated
+            window, iterations = self.window(index, name, data, iterations)
+            windows.append(window)
+            self.session.run_dir.append_window(window)
+            seconds = f"{window['seconds']:.2f} s" if window.get("seconds") is not None else "no timing"
+            self.progress.update(index, len(stimuli), f"window {index}: {seconds}")
+
+    def calibrate(self) -> int:
+        """Probe with growing N until a probe lasts >= 0.5 s, then size N for the target window."""
+        iterations, warmup, timeout = 1, self.req.warmup, FIRST_PROBE_TIMEOUT_S
+        probes = []
+        while True:
+            timed = self.timed(iterations, warmup, timeout)
+            if timed.seconds is None:
+                raise ProtocolError(f"calibration probe 'infer {iterations} {warmup}' could not be timed: "
+                                    f"{timed.details.get('problem', 'no timing')}")
+            seconds = timed.seconds
+            probes.append({"inferences": iterations, "seconds": seconds})
+            self.log(f"calibration probe: {iterations} inferences in {seconds:.6f} s")
+            following = rules.next_probe(iterations, seconds)
+            if following is None:
+                break
+            if seconds == 0 and iterations >= STUCK_TIMER_PROBE:
+                raise ProtocolError(
+                    f"{iterations} inferences took no time on the {self.mode} time base; check the firmware's "
+                    "timestamp (th_timestamp: its microsecond timer, or its GPIO pulse)"
+                )
+            timeout = rules.infer_timeout_s(seconds * following / iterations)
+            iterations, warmup = following, 0
+        latency_s = seconds / iterations
+        chosen = rules.iterations_for(latency_s, self.req.target_window_s)
+        self.results["calibration"] = {
+            "probes": probes,
+            "latency_estimate_ms": latency_s * 1e3,
+            "target_window_s": self.req.target_window_s,
+            "iterations": chosen,
+        }
+        self.log(f"calibrated: {latency_s * 1e3:.4f} ms per inference -> {chosen} inferences per window")
+        return chosen
+
+    def window(self, index: int, name: str, data: bytes, iterations: int) -> tuple[dict, int]:
+        """One timed window; a window that came out under 10 s is re-run with a larger N."""
+        attempts = []
+        latency_s = self.results["calibration"]["latency_estimate_ms"] / 1e3
+        fixed = self.req.iterations is not None
+        while True:
+            expected = (iterations + self.req.warmup) * latency_s
+            timed = self.timed(iterations, self.req.warmup, rules.infer_timeout_s(expected))
+            attempts.append({"inferences": iterations, "seconds": timed.seconds})
+            short = timed.seconds is not None and timed.seconds < rules.MIN_WINDOW_S
+            if not short or fixed or len(attempts) > rules.MAX_WINDOW_RETRIES:
+                break
+            grown = rules.grow_iterations(iterations, timed.seconds, self.req.target_window_s)
+            self.log(f"window {index}: {timed.seconds:.3f} s is under {rules.MIN_WINDOW_S:g} s; "
+                     f"re-running with N={grown}")
+            latency_s = timed.seconds / iterations
+            iterations = grown
+        window = self.record(index, name, data, iterations, timed, attempts)
+        if self.golden:
+            window["outputs_match_host"] = self.golden.check(name, data, timed.reply.results)
+        self.log(f"window {index}: {iterations} inferences, {window.get('seconds')} s")
+        return window, iterations
