@@ -130,7 +130,7 @@ class Lpm01aEmulator(threading.Thread):
         if not words:
             return
         name, args = words[0], words[1:]
-        old = self.quirks.firmware < "1.0.6"
+        old = tuple(int(p) for p in self.quirks.firmware.split(".")) < (1, 0, 6)
         if self.acquiring and name != "stop" and not (name in ("pwr",) and args[:1] == ["off"]):
             return self._error(text, "acquisition running, send stop first")
         if name not in _FREE_COMMANDS and not self.host_control and name not in ("stop", "hrc"):

@@ -13,6 +13,7 @@ class PtyPort:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no CR/LF translation: binary data passes untouched
         self.path = os.ttyname(self._slave)  # the slave stays open so the master never sees EIO
+        self.url = self.path  # what pyserial opens
 
     def fileno(self) -> int:
         return self.master

@@ -66,6 +66,9 @@ class StreamParser:
         out.buffer_pct = buffer_pct
 
     def _event(self, out: Parsed) -> None:
+        # The edge is in the last sample received. If samples were lost just before it, the loss
+        # shows only at the next timestamp record, so this index is early by the gap; the window
+        # is flagged for its lost samples anyway.
         self.events_seen += 1
         out.edges.append(max(self.index - 1, 0))
 

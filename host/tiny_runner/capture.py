@@ -140,6 +140,10 @@ class Capture:
         with self._lock:
             return len(self.edges)
 
+    def edges_since(self, count: int) -> list[Edge]:
+        with self._lock:
+            return self.edges[count:]
+
     def dropped_between(self, first: int, last: int) -> int:
         with self._lock:
             return sum(max(0, min(start + count, last + 1) - max(start, first)) for start, count in self.dropped)

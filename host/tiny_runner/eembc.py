@@ -80,7 +80,8 @@ def analyze_session(folder: Path) -> dict:
 
     windows = []
     for k, (t1, t2) in enumerate(zip(stamps[1::2], stamps[2::2])):
-        first, last = round(t1 * rate), round(t2 * rate)  # the samples holding the edges
+        # the samples holding the edges (the epsilon keeps 2.779 s * 1000 from landing in sample 2778)
+        first, last = (int(np.floor(t * rate + 1e-6)) for t in (t1, t2))
         if last >= len(energy):
             raise SessionFileError(f"edge at {t2} s lies beyond the trace ({len(energy) / rate:.3f} s)")
         number = 2 * (k + 1)

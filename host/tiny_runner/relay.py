@@ -62,41 +62,33 @@ class PassThroughBoard:
     def note(self, line: str) -> None:
         self.log(f"{self.kind}: {line}")
 
-    def _command(self, text: str, timeout_s: float = _BOARD_TIMEOUT_S) -> list[str]:
-        """A command for the board itself: its lines up to `m-ready`."""
-        self.link.send(text.encode("ascii") + b"%")
+    def _board_lines(self, sent: str, until: str, timeout_s: float = _BOARD_TIMEOUT_S) -> list[str]:
+        """The board's own lines (not `[dut]: ` ones) after `sent`, up to the line `until`."""
         deadline = time.monotonic() + timeout_s
         lines = []
         while True:
             line = self.link.read_line(deadline)
             if line is None:
                 raise DutTimeout(
-                    f"the {self.kind} at {self.link.url} did not answer {text + '%'!r} within {timeout_s:g} s "
+                    f"the {self.kind} at {self.link.url} did not answer {sent + '%'!r} within {timeout_s:g} s "
                     f"(received {lines!r}); check its port and that it runs the pass-through firmware"
                 )
-            if line == "m-ready":
+            if line == until:
                 return lines
-            if not line.startswith(DUT_PREFIX):
+            if not line.startswith(DUT_PREFIX):  # late DUT output: the DUT client judges stale lines
                 lines.append(line)
+
+    def _command(self, text: str) -> list[str]:
+        """A command for the board itself: its lines up to `m-ready`."""
+        self.link.send(text.encode("ascii") + b"%")
+        return self._board_lines(text, "m-ready")
 
     def passthrough(self, command: str) -> None:
         """`dut <command>%`, checking the board's two-line acknowledgement."""
-        self.link.send(f"dut {command}%".encode("ascii"))
+        sent = f"dut {command}"
+        self.link.send(sent.encode("ascii") + b"%")
+        self._board_lines(sent, f"m-dut-passthrough({command})")
         deadline = time.monotonic() + _BOARD_TIMEOUT_S
-        expected = f"m-dut-passthrough({command})"
-        seen = []
-        while True:
-            line = self.link.read_line(deadline)
-            if line is None:
-                raise DutTimeout(
-                    f"the {self.kind} at {self.link.url} did not pass {command + '%'!r} on within "
-                    f"{_BOARD_TIMEOUT_S:g} s (received {seen!r})"
-                )
-            seen.append(line)
-            if line == expected:
-                break
-            if line.startswith(DUT_PREFIX):
-                continue  # late DUT output from before; the DUT client judges stale lines itself
         ready = self.link.read_line(deadline)
         if ready != "m-ready":
             raise ProtocolError(f"the {self.kind} acknowledged {command!r} with {ready!r} instead of m-ready")

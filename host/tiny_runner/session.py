@@ -49,6 +49,10 @@ from .wirelog import WireLog
 
 DEFAULT_LAB_SPEED = 100.0
 DEFAULT_SUPPLY_MV = 1800  # what most published LPM01A results used
+DEFAULT_MONITOR_RATE_HZ = 1000.0  # 1 ms energy bins, as the MLPerf Tiny runners use
+# The emulated LPM01A produces samples in Python: past this rate (samples per wall second) it
+# falls behind, so the lab slows down for fast monitor rates (results never depend on the speed).
+LAB_MAX_SAMPLES_PER_S = 200_000
 RELAY_BAUD = 115_200  # host side of both pass-through boards
 _NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
 _NAME_TIMEOUT_S = 2.0
@@ -58,7 +62,7 @@ _BANNER_LISTEN_S = 0.5  # how long a real DUT gets to start a banner before the 
 @dataclass
 class MeasureRequest:
     board: Board
-    mode: str  # "performance" or "accuracy"
+    mode: str  # "performance", "accuracy" or "energy"
     benchmark: Benchmark | None = None  # None: take it from the DUT's `profile` reply
     dut_url: str | None = None  # None on a virtual board: the lab starts its own DUT
     baud: int | None = None  # None: the board descriptor's rate for this mode
@@ -81,7 +85,7 @@ class MeasureRequest:
     monitor: str | None = None  # "lpm01a:PORT_URL"; on a virtual board "lpm01a" (the emulated one)
     relay: str | None = None  # "ifboard:PORT_URL" or "ioman:PORT_URL"; virtual board: an emulated ifboard
     voltage_mv: int | None = None  # None: the board's supply.default_mv, else 1800
-    monitor_rate_hz: float = 1000.0
+    monitor_rate_hz: float = 1000.0  # DEFAULT_MONITOR_RATE_HZ
 
     @property
     def uses_lab(self) -> bool:
@@ -227,6 +231,11 @@ class Session:
         dut_baud = req.baud or req.board.baud("energy")
         relay_spec, monitor_spec = req.relay, req.monitor
         if req.uses_lab:
+            fastest = LAB_MAX_SAMPLES_PER_S / req.monitor_rate_hz
+            if req.lab_speed > fastest:
+                log(f"lab speed lowered from x{req.lab_speed:g} to x{fastest:g} so the emulated LPM01A keeps up "
+                    f"with {req.monitor_rate_hz:g} samples/s")
+                req.lab_speed = fastest
             self.lab = self._start_lab(dut_baud)
             stack.callback(self._stop_lab)
             relay_spec, monitor_spec = f"ifboard:{self.lab.ports['relay']}", f"lpm01a:{self.lab.ports['monitor']}"
@@ -236,8 +245,8 @@ class Session:
         monitor = Lpm01a(monitor_spec.split(":", 1)[1],
                          log=lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"))
         stack.callback(monitor_log.close)
+        stack.callback(self._close_monitor, monitor)  # also when open() fails half-way
         identity = monitor.open()
-        stack.callback(self._close_monitor, monitor)
         log(f"monitor: {identity}")
         voltage_mv = req.voltage_mv or req.board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
         relay = open_relay(relay_spec, RELAY_BAUD, WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
@@ -259,10 +268,11 @@ class Session:
         return dut
 
     def _close_monitor(self, monitor) -> None:
-        try:
-            monitor.power(False)
-        except MonitorError as exc:
-            self.run_dir.log(f"monitor: power off failed: {exc}")
+        if monitor.identity:  # it answered: leave the DUT unpowered
+            try:
+                monitor.power(False)
+            except MonitorError as exc:
+                self.run_dir.log(f"monitor: power off failed: {exc}")
         monitor.close()
 
     def _energy_extras(self) -> None:

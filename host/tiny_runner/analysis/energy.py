@@ -66,10 +66,3 @@ def frame_window(window: EnergyWindow, new_edges: list, dropped: int) -> EnergyW
     if dropped:
         window.problems.append(f"{dropped} samples lost inside the window")
     return window
-
-
-def energy_violations(windows: list[EnergyWindow]) -> list[str]:
-    problems = rules.window_violations([w.seconds or 0.0 for w in windows])
-    for w in windows:
-        problems += [f"window {w.index}: {p}" for p in w.problems]
-    return problems

@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     s = actions.add_parser("serve", help="serve a virtual DUT until interrupted")
     s.add_argument("--board", required=True)
     s.add_argument("--benchmark", "-b", required=True)
-    s.add_argument("--firmware-mode", choices=("performance", "energy"), default="performance")
+    s.add_argument("--firmware-mode", choices=("performance", "energy"),
+                   help="the build on the virtual board (default: performance; energy with --energy-bench)")
     s.add_argument("--energy-bench", action="store_true",
                    help="serve the energy bench instead: the DUT (energy build) behind an emulated interface board, "
                         "powered by an emulated LPM01A; prints both ports")
@@ -49,7 +50,7 @@ def run_serve(args) -> int:
         raise UsageError("the energy bench serves on ptys, not --tcp")
     if args.energy_bench and "power" not in board.simulation:
         raise UsageError(f"{board.name} has no [simulation.power] for an energy bench")
-    mode = "energy" if args.firmware_mode == "energy" or args.energy_bench else "performance"
+    mode = args.firmware_mode or ("energy" if args.energy_bench else "performance")
     config = BenchConfig(
         benchmark_id=benchmark.id,
         model_path=str(model.path),

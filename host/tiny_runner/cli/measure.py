@@ -1,4 +1,4 @@
-"""tiny-runner measure: performance or accuracy of one benchmark on one board."""
+"""tiny-runner measure: performance, accuracy or energy of one benchmark on one board."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from ..models import resolve_model
 from ..progress import Progress
 from ..report.summary import summary
 from ..rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
-from ..session import DEFAULT_LAB_SPEED, DEFAULT_SUPPLY_MV, MeasureRequest, Session
+from ..session import DEFAULT_LAB_SPEED, DEFAULT_MONITOR_RATE_HZ, DEFAULT_SUPPLY_MV, MeasureRequest, Session
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("measure", help="run performance or accuracy mode on a board",
+    p = sub.add_parser("measure", help="run performance, accuracy or energy mode on a board",
                        description="Run one benchmark in one mode on a board and write a run directory.")
     p.add_argument("--board", required=True, help="board descriptor name (see `tiny-runner boards`)")
     p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad (or kws01, ...); default: what the DUT reports")
@@ -36,8 +36,8 @@ def add_parser(sub) -> None:
                         "ioman:PORT_URL (a virtual board wires an emulated interface board)")
     energy.add_argument("--voltage", type=int, metavar="MV", help="DUT supply in millivolts (default: the board's "
                         f"supply.default_mv, else {DEFAULT_SUPPLY_MV})")
-    energy.add_argument("--monitor-rate", type=float, default=1000.0, metavar="HZ",
-                        help="monitor sample rate (default %(default)g; LPM01A: 1 Hz to 100 kHz)")
+    energy.add_argument("--monitor-rate", type=float, metavar="HZ",
+                        help=f"monitor sample rate (default {DEFAULT_MONITOR_RATE_HZ:g}; LPM01A: 1 Hz to 100 kHz)")
     p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files)")
     p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s)")
     p.add_argument("--limit", type=int, metavar="K", help="accuracy mode: only the first K files (result not valid)")
@@ -45,10 +45,11 @@ def add_parser(sub) -> None:
     p.add_argument("--model-dir", metavar="DIR", help="reference models folder (default: $TINY_RUNNER_MODEL_DIR)")
     p.add_argument("--check-outputs", action="store_true",
                    help="compare every DUT result vector with the host's own TFLM run of the model")
-    p.add_argument("--warmup", type=int, help="performance mode: warm-up inferences before each window (default 1)")
+    p.add_argument("--warmup", type=int, help="performance and energy mode: warm-up inferences before each window "
+                   "(default 1)")
     p.add_argument("--iterations", type=int, metavar="N", help="inferences per window (default: calibrated)")
     p.add_argument("--target-window", type=float, metavar="S",
-                   help=f"performance mode: calibrate windows to last about S seconds "
+                   help=f"performance and energy mode: calibrate windows to last about S seconds "
                         f"(default {DEFAULT_TARGET_WINDOW_S:g}, minimum {MIN_WINDOW_S:g})")
     p.add_argument("--out", default="runs", metavar="DIR", help="folder for run directories (default ./runs)")
     p.add_argument("--run-dir", metavar="DIR", help="exact run directory to create")
@@ -66,7 +67,7 @@ def add_parser(sub) -> None:
     lab.add_argument("--lab-monitor-quirk", action="append", default=[], metavar="KEY=VALUE",
                      help="make the emulated LPM01A behave like a real unit: stale_stream=1, duplicate_ack=1, "
                           "nul_after_timestamp=1, glue_every=N, drop_every=N, firmware=1.0.5, noise_rel=X, "
-                          "refuse=CMD[,CMD]")
+                          "refuse=CMD[,CMD], threshold_command=currthre")
     lab.add_argument("--lab-firmware-mode", choices=("performance", "energy"),
                      help="build flashed on the virtual board (default: the one the run needs)")
     p.set_defaults(handler=run)
@@ -109,11 +110,11 @@ def parse_monitor_quirks(items: list[str]) -> dict:
 
 def check_energy_options(args, board) -> None:
     energy_only = {"--monitor": args.monitor, "--relay": args.relay, "--voltage": args.voltage,
-                   "--lab-monitor-quirk": args.lab_monitor_quirk or None}
+                   "--monitor-rate": args.monitor_rate, "--lab-monitor-quirk": args.lab_monitor_quirk or None}
     if args.mode != "energy":
         given = [option for option, value in energy_only.items() if value is not None]
-        if given or args.monitor_rate != 1000.0:
-            raise UsageError(f"{given[0] if given else '--monitor-rate'} applies to energy mode only")
+        if given:
+            raise UsageError(f"{given[0]} applies to energy mode only")
         return
     if args.dut:
         raise UsageError("energy mode reaches the DUT through --relay, not --dut")
@@ -126,13 +127,18 @@ def check_energy_options(args, board) -> None:
             raise UsageError(f"{board.name} is a real board: energy mode needs --monitor lpm01a:PORT")
         if not args.relay or args.relay.split(":", 1)[0] not in ("ifboard", "ioman") or ":" not in args.relay:
             raise UsageError(f"{board.name} is a real board: energy mode needs --relay ifboard:PORT or ioman:PORT")
-    if args.monitor_rate not in LPM01A_RATES:
+        dut_baud = args.baud or board.baud("energy")
+        if args.relay.startswith("ioman:") and dut_baud != 9600:
+            raise UsageError(f"the EEMBC IO manager talks to the DUT at 9600 baud, not {dut_baud}")
+    rate = args.monitor_rate or DEFAULT_MONITOR_RATE_HZ
+    if rate not in LPM01A_RATES:
         raise UsageError(f"--monitor-rate: the LPM01A samples at {', '.join(f'{r:g}' for r in LPM01A_RATES)} Hz")
-    if args.voltage is not None:
-        low, high = LPM01A_VOLTAGE_MV
-        low, high = max(low, board.supply.get("min_mv", low)), min(high, board.supply.get("max_mv", high))
-        if not low <= args.voltage <= high:
-            raise UsageError(f"--voltage {args.voltage}: the LPM01A and {board.name} allow {low}..{high} mV")
+    low, high = LPM01A_VOLTAGE_MV
+    low, high = max(low, board.supply.get("min_mv", low)), min(high, board.supply.get("max_mv", high))
+    voltage = args.voltage or board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
+    if not low <= voltage <= high:
+        source = "--voltage" if args.voltage else f"{board.name}'s supply.default_mv"
+        raise UsageError(f"{source} {voltage}: the LPM01A and {board.name} allow {low}..{high} mV")
 
 
 def build_request(args) -> MeasureRequest:
@@ -203,7 +209,7 @@ def build_request(args) -> MeasureRequest:
         monitor=args.monitor,
         relay=args.relay,
         voltage_mv=args.voltage,
-        monitor_rate_hz=args.monitor_rate,
+        monitor_rate_hz=args.monitor_rate or DEFAULT_MONITOR_RATE_HZ,
     )
 
 

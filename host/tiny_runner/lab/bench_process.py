@@ -20,10 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from energy_monitor.emulators.lpm01a import Lpm01aEmulator, Quirks
+from energy_monitor.emulators.pty_port import PtyPort
 
 from ..tflm import TflmModel
 from .clock import VirtualClock
-from .endpoint import PacedUart, PtyEndpoint, TcpEndpoint
+from .endpoint import PacedUart, TcpEndpoint
 from .firmware import DEFAULT_PULSE_HOLD_US, Faults, ReferenceFirmware
 from .ifboard import InterfaceBoard
 from .physics import Physics, PowerProfile
@@ -114,7 +115,7 @@ def serve(config: BenchConfig, control: bool = True) -> None:
                           Path(config.truth_path) if config.truth_path else None)
         clock.listener = physics.activity
         bench = Bench(clock, physics)
-        endpoint = PtyEndpoint()
+        endpoint = PtyPort()
         dut_side = _DutSide()
         uart = PacedUart(dut_side, config.baud, clock)
     elif config.listen.startswith("tcp:"):
@@ -122,7 +123,7 @@ def serve(config: BenchConfig, control: bool = True) -> None:
         endpoint = TcpEndpoint(host, int(port))
         uart = PacedUart(endpoint, config.baud, clock)
     else:
-        endpoint = PtyEndpoint()
+        endpoint = PtyPort()
         uart = PacedUart(endpoint, config.baud, clock)
     firmware = ReferenceFirmware(
         benchmark_id=config.benchmark_id,

@@ -1,49 +1,15 @@
-"""Where a virtual device meets the host: a pty in raw mode (the default) or a TCP socket,
-and a UART that paces bytes at the configured baud on the virtual clock.
-
-With a pty the host opens `/dev/pts/N` with pyserial exactly as it opens a USB serial port;
-with TCP it uses `socket://127.0.0.1:PORT`. 8N1 framing: 10 bit times per byte.
+"""Where a virtual device meets the host besides a pty (energy_monitor.emulators.pty_port): a
+TCP socket (`socket://HOST:PORT`), and the UART that paces bytes at the configured baud on the
+virtual clock. 8N1 framing: 10 bit times per byte.
 """
 
 from __future__ import annotations
 
-import os
 import socket
-import tty
 
 from .clock import VirtualClock
 
 BITS_PER_BYTE = 10  # start + 8 data + stop
-
-
-class PtyEndpoint:
-    def __init__(self):
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo, no line discipline: bytes pass untouched
-        # Holding the slave open keeps the master readable (no EIO) while the host reconnects.
-        self.url = os.ttyname(self._slave)
-
-    def fileno(self) -> int:
-        return self.master
-
-    def read(self) -> bytes:
-        try:
-            return os.read(self.master, 4096)
-        except OSError:
-            return b""
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self.master, view)
-            view = view[written:]
-
-    def close(self) -> None:
-        for fd in (self.master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 class TcpEndpoint:

@@ -130,6 +130,7 @@ class ReferenceFirmware:
         """ee_benchmark_initialize(): serial init, timestamp init, model init, ready."""
         self._parser_enabled = False
         self._cmd.clear()
+        self._rx_count = self._infers = 0  # fault counters count from power-on
         if self.faults.no_banner:
             self.clock.spend(self.boot_us, "boot")
             self._parser_enabled = True

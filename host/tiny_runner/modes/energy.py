@@ -25,7 +25,7 @@ class EnergyRun(WindowedRun):
         reply = self.dut.infer(iterations, warmup, timeout_s, expect_timestamps=False)
         capture.wait(lambda c: len(c.edges) >= before + 2, EDGE_WAIT_S)
         capture.settle(wall_s=0.05, device_s=0.05)  # a spurious extra edge would arrive now
-        new = capture.edges[before:]
+        new = capture.edges_since(before)
         dropped = capture.dropped_between(new[0].index, new[-1].index) if len(new) >= 2 else 0
         window = frame_window(EnergyWindow(0, "", iterations, warmup, [], capture.rate_hz), new, dropped)
         problem = "; ".join(window.problems + ([WIRING_HINT] if len(new) < 2 else [])) or None

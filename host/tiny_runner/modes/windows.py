@@ -123,5 +123,7 @@ class WindowedRun(Procedure):
         window = self.record(index, name, data, iterations, timed, attempts)
         if self.golden:
             window["outputs_match_host"] = self.golden.check(name, data, timed.reply.results)
-        self.log(f"window {index}: {iterations} inferences, {window.get('seconds')} s")
+        seconds = window.get("seconds")
+        self.log(f"window {index}: {iterations} inferences, " + (f"{seconds:.6f} s" if seconds is not None
+                                                                 else "not timed"))
         return window, iterations

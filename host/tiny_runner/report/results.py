@@ -52,7 +52,8 @@ def _finalise_energy(results: dict) -> None:
     # the edges' one-sample uncertainty, as a share of each window's energy: the worst window
     shares = [100 * w["quantisation_uj"] / w["energy_uj"] for w in measured if w["energy_uj"]]
     results["quantisation_pct_max"] = max(shares) if shares else None
-    problems = rules.window_violations([w["seconds"] or 0.0 for w in windows])
+    # an unmeasured window is reported by its own problem, not as one that lasted 0 s
+    problems = rules.window_violations([w["seconds"] for w in windows if w["seconds"] is not None])
     problems += [f"window {w['index']}: {p}" for w in windows for p in w["problems"]]
     results["violations"] = problems + results["violations"]
 

@@ -87,4 +87,4 @@ def summary(results: dict) -> str:
     verdict = "VALID" if results["valid"] else "NOT VALID"
     lines.append(f"  {verdict}" + "".join(f"\n    - {v}" for v in results.get("violations", [])))
     lines.append(f"  run directory: {results['run_dir']}")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
