@@ -177,3 +177,10 @@ def test_the_real_bench_code_path_against_emulated_instruments(cli, tmp_path, re
     truth_uj = [(b["energy_j"] - a["energy_j"]) * 1e6 for a, b in zip(edges[-10::2], edges[-9::2])]
     measured = [w["energy_uj"] for w in data["windows"]]
     assert np.allclose(measured, truth_uj, rtol=0.005)
+
+
+def test_fast_monitor_rates_slow_the_lab_down_instead_of_losing_edges(cli, tmp_path, reference):
+    data, run = energy_run(cli, tmp_path, "-b", "ad", "--monitor-rate", "10000")  # default lab speed x100
+    assert data["valid"] and data["lab"]["speed"] == 20  # 200,000 samples/s / 10 kHz
+    assert data["lab"]["truth"]["max_abs_error_pct"] < 0.05
+    assert "lab speed lowered from x100 to x20" in (run / "log.txt").read_text()
