@@ -79,6 +79,7 @@ class Lpm01aEmulator(threading.Thread):
         self.format = "ascii_dec"
         self.acqtime_s = 10.0
         self.events_enabled = False
+        self._powered = False
         self.acquiring = self.quirks.stale_stream
         self.event_counter = 0  # never reset by stop/start
         self._start_us = 0.0
@@ -131,15 +132,15 @@ class Lpm01aEmulator(threading.Thread):
             return
         name, args = words[0], words[1:]
         old = tuple(int(p) for p in self.quirks.firmware.split(".")) < (1, 0, 6)
-        if self.acquiring and name != "stop" and not (name in ("pwr",) and args[:1] == ["off"]):
+        if self.acquiring and name != "stop" and not (name == "pwr" and args[:1] == ["off"]):
             return self._error(text, "acquisition running, send stop first")
         if name not in _FREE_COMMANDS and not self.host_control and name not in ("stop", "hrc"):
             return self._error(text, "host control required, send htc first")
         if name in self.quirks.refuse.split(","):
             return self._error(text, "command failed")
-        handler = getattr(self, f"_cmd_{name}", None)
-        if name in (self.quirks.threshold_command,):
+        if name == self.quirks.threshold_command:  # accepted, not modelled
             return self._ack(text)
+        handler = getattr(self, f"_cmd_{name}", None)
         if handler is None or (old and name in ("pwr", "eventsrc")):
             return self._error(text, "unknown command")
         try:
@@ -233,8 +234,6 @@ class Lpm01aEmulator(threading.Thread):
         self._ack(text)
         if self.quirks.duplicate_ack and args[0] == "on":
             self._ack(text)
-
-    _powered = False
 
     def _cmd_start(self, text, args):
         if self.output == "energy" and self.freq_hz > 10_000:
