@@ -47,6 +47,8 @@ class Capture:
         self.edges: list[Edge] = []
         self.dropped: list[tuple[int, int]] = []  # (first index, count) of samples the monitor lost
         self.error: Exception | None = None
+        self._volts_sum = 0.0  # for instruments that measure the supply (Joulescope)
+        self._volts_count = 0
         self.last_data_wall = time.monotonic()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,6 +93,9 @@ class Capture:
 
     def _take(self, chunk) -> None:
         energy = np.asarray(chunk.energy(self.voltage_v), dtype=np.float64)
+        if chunk.voltage_v is not None and np.ndim(chunk.voltage_v):
+            self._volts_sum += float(np.sum(chunk.voltage_v, dtype=np.float64))
+            self._volts_count += len(chunk.voltage_v)
         with self._lock:
             gap = chunk.first_index - self.received
             if gap > 0:  # samples the instrument lost: keep file position == sample index
@@ -135,6 +140,11 @@ class Capture:
         time.sleep(wall_s)
         target = self.received + int(device_s * self.rate_hz)
         self.wait(lambda c: c.received >= target, timeout_s=5.0)
+
+    @property
+    def measured_voltage_v(self) -> float | None:
+        """Mean supply voltage the instrument measured (None if it does not measure one)."""
+        return self._volts_sum / self._volts_count if self._volts_count else None
 
     def edge_count(self) -> int:
         with self._lock:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from energy_monitor import MonitorError, MonitorFirmwareTooOld
-from energy_monitor.lpm01a import Lpm01a
 
 from . import __version__
 from .analysis.truth import attach_truth
@@ -39,6 +38,7 @@ from .lab.launcher import VirtualBench
 from .link import Link
 from .modelinfo import model_info
 from .models import ResolvedModel, resolve_model
+from .monitors import open_driver, parse_spec
 from .progress import Progress
 from .relay import open_relay
 from .report.plots import plot_energy_run
@@ -49,10 +49,6 @@ from .wirelog import WireLog
 
 DEFAULT_LAB_SPEED = 100.0
 DEFAULT_SUPPLY_MV = 1800  # what most published LPM01A results used
-DEFAULT_MONITOR_RATE_HZ = 1000.0  # 1 ms energy bins, as the MLPerf Tiny runners use
-# The emulated LPM01A produces samples in Python: past this rate (samples per wall second) it
-# falls behind, so the lab slows down for fast monitor rates (results never depend on the speed).
-LAB_MAX_SAMPLES_PER_S = 200_000
 RELAY_BAUD = 115_200  # host side of both pass-through boards
 _NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
 _NAME_TIMEOUT_S = 2.0
@@ -82,10 +78,10 @@ class MeasureRequest:
     lab_firmware_mode: str | None = None  # None: the build this run needs
     lab_monitor_quirks: dict = field(default_factory=dict)
     # energy mode
-    monitor: str | None = None  # "lpm01a:PORT_URL"; on a virtual board "lpm01a" (the emulated one)
+    monitor: str | None = None  # lpm01a:PORT, ppk2:PORT, joulescope[:SERIAL]; virtual board: the name alone
     relay: str | None = None  # "ifboard:PORT_URL" or "ioman:PORT_URL"; virtual board: an emulated ifboard
     voltage_mv: int | None = None  # None: the board's supply.default_mv, else 1800
-    monitor_rate_hz: float = 1000.0  # DEFAULT_MONITOR_RATE_HZ
+    monitor_rate_hz: float | None = None  # None: the monitor's own default (LPM01A 1 kHz, PPK2 100 kHz, ...)
 
     @property
     def uses_lab(self) -> bool:
@@ -188,7 +184,7 @@ class Session:
         self.results["dut"] = {**self._handshake(dut, url), "baud": baud}
         return dut
 
-    def _start_lab(self, baud: int) -> VirtualBench:
+    def _start_lab(self, baud: int, monitor: str = "lpm01a", supply_mv: int = DEFAULT_SUPPLY_MV) -> VirtualBench:
         req = self.req
         model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
         req.model = model
@@ -211,7 +207,9 @@ class Session:
             faults=req.lab_faults,
             wiring="energy" if energy else "direct",
             power_ma=req.board.simulation.get("power", {}),
+            monitor=monitor,
             monitor_quirks=req.lab_monitor_quirks,
+            supply_mv=supply_mv,
             truth_path=str(self.run_dir.path / "lab-truth.jsonl") if energy else None,
         )
         self.results["lab"] = {
@@ -222,48 +220,56 @@ class Session:
             "faults": req.lab_faults,
         }
         if energy:
-            self.results["lab"]["monitor_quirks"] = req.lab_monitor_quirks
+            self.results["lab"].update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
         return VirtualBench(config, self.run_dir.path / "virtual-lab.log")
 
     def _connect_energy(self, stack: ExitStack) -> DutClient:
         """Monitor, relay, power, handshake through the relay, then the capture."""
         req, log = self.req, self.run_dir.log
         dut_baud = req.baud or req.board.baud("energy")
-        relay_spec, monitor_spec = req.relay, req.monitor
+        kind, target = parse_spec(req.monitor or "lpm01a")
+        rate = req.monitor_rate_hz or kind.default_rate_hz
+        voltage_mv = req.voltage_mv or req.board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
+        relay_spec, fake_url = req.relay, None
         if req.uses_lab:
-            fastest = LAB_MAX_SAMPLES_PER_S / req.monitor_rate_hz
+            fastest = kind.lab_samples_per_s / rate
             if req.lab_speed > fastest:
-                log(f"lab speed lowered from x{req.lab_speed:g} to x{fastest:g} so the emulated LPM01A keeps up "
-                    f"with {req.monitor_rate_hz:g} samples/s")
+                log(f"lab speed lowered from x{req.lab_speed:g} to x{fastest:g} so the emulated {kind.name} keeps "
+                    f"up with {rate:g} samples/s")
                 req.lab_speed = fastest
-            self.lab = self._start_lab(dut_baud)
+            self.lab = self._start_lab(dut_baud, monitor=kind.name, supply_mv=voltage_mv)
             stack.callback(self._stop_lab)
-            relay_spec, monitor_spec = f"ifboard:{self.lab.ports['relay']}", f"lpm01a:{self.lab.ports['monitor']}"
-            log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, "
-                f"LPM01A {self.lab.ports['monitor']} (speed x{req.lab_speed:g})")
-        monitor_log = WireLog(self.run_dir.path / "monitor-wire.log", f"monitor {monitor_spec}")
-        monitor = Lpm01a(monitor_spec.split(":", 1)[1],
-                         log=lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"))
+            relay_spec, target = f"ifboard:{self.lab.ports['relay']}", self.lab.ports["monitor"]
+            if kind.name == "joulescope":  # no port: the fake driver reaches the emulator at this URL
+                target, fake_url = None, target
+            log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, {kind.name} {target} "
+                f"(speed x{req.lab_speed:g})")
+        monitor_log = WireLog(self.run_dir.path / "monitor-wire.log", f"monitor {kind.name} {target or ''}")
+        monitor = open_driver(kind, target, lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"),
+                              fake_url=fake_url)
         stack.callback(monitor_log.close)
         stack.callback(self._close_monitor, monitor)  # also when open() fails half-way
         identity = monitor.open()
         log(f"monitor: {identity}")
-        voltage_mv = req.voltage_mv or req.board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
         relay = open_relay(relay_spec, RELAY_BAUD, WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
                            log=log)
         stack.callback(relay.link.close)
         log(f"relay: {relay.identify()}")
         if relay.ensure_dut_baud(dut_baud):
             log(f"relay: DUT-side baud set to {dut_baud}")
-        monitor.set_voltage(voltage_mv)
+        sources = monitor.capabilities.can_set_voltage
+        if sources:
+            monitor.set_voltage(voltage_mv)
         monitor.power(True)
-        log(f"DUT powered at {voltage_mv} mV")
+        log(f"DUT powered at {voltage_mv} mV" if sources else "DUT powered from its external supply")
         dut = DutClient(relay.dut_link(), db_chunk_bytes=min(req.board.db_chunk_bytes, relay.db_chunk_bytes))
         self.results["dut"] = {**self._handshake(dut, relay_spec), "baud": dut_baud}
-        self.capture = Capture(monitor, self.run_dir.path / "capture", voltage_mv / 1000, identity)
-        self.capture.start(req.monitor_rate_hz)
+        self.capture = Capture(monitor, self.run_dir.path / "capture", voltage_mv / 1000 if sources else None,
+                               identity)
+        self.capture.start(rate)
         stack.callback(self.capture.stop)
-        self.results["monitor"] = {**identity, "voltage_mv": voltage_mv, "rate_hz": req.monitor_rate_hz}
+        self.results["monitor"] = {**identity, "rate_hz": rate, "voltage_mv": voltage_mv if sources else None,
+                                   "voltage_source": "set by the monitor" if sources else "external, measured"}
         self.results["relay"] = {"kind": relay.kind, "port": relay.link.url, "dut_baud": dut_baud}
         return dut
 
@@ -276,7 +282,10 @@ class Session:
         monitor.close()
 
     def _energy_extras(self) -> None:
-        """Ground truth on the virtual lab, then the plots; neither may lose the results."""
+        """Measured supply, ground truth on the virtual lab, then the plots; none may lose the results."""
+        measured = self.capture.measured_voltage_v
+        if measured is not None:
+            self.results["monitor"]["measured_voltage_mv"] = measured * 1000
         truth_path = self.run_dir.path / "lab-truth.jsonl"
         if truth_path.is_file():
             attach_truth(self.results, truth_path)

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
-
-from energy_monitor.lpm01a.driver import RATES_HZ as LPM01A_RATES
-from energy_monitor.lpm01a.driver import VOLTAGE_RANGE_MV as LPM01A_VOLTAGE_MV
 
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..datasets import LABELS_FILE, load_dataset
 from ..errors import ResultNotValid, UsageError
 from ..models import resolve_model
+from ..monitors import KINDS, parse_spec
 from ..progress import Progress
 from ..report.summary import summary
 from ..rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
-from ..session import DEFAULT_LAB_SPEED, DEFAULT_MONITOR_RATE_HZ, DEFAULT_SUPPLY_MV, MeasureRequest, Session
+from ..session import DEFAULT_LAB_SPEED, DEFAULT_SUPPLY_MV, MeasureRequest, Session
 
 
 def add_parser(sub) -> None:
@@ -30,14 +29,16 @@ def add_parser(sub) -> None:
                    "omit on a virtual board to start its virtual DUT")
     p.add_argument("--baud", type=int, help="UART baud rate (default: the board descriptor's for this mode)")
     energy = p.add_argument_group("energy mode")
-    energy.add_argument("--monitor", metavar="SPEC", help="energy monitor: lpm01a:PORT_URL (a virtual board wires "
-                        "its own emulated LPM01A)")
+    energy.add_argument("--monitor", metavar="SPEC", help="energy monitor: lpm01a:PORT, ppk2:PORT or "
+                        "joulescope[:SERIAL]; on a virtual board the name alone picks the emulated one "
+                        "(default lpm01a)")
     energy.add_argument("--relay", metavar="SPEC", help="pass-through board to the DUT: ifboard:PORT_URL or "
                         "ioman:PORT_URL (a virtual board wires an emulated interface board)")
     energy.add_argument("--voltage", type=int, metavar="MV", help="DUT supply in millivolts (default: the board's "
                         f"supply.default_mv, else {DEFAULT_SUPPLY_MV})")
     energy.add_argument("--monitor-rate", type=float, metavar="HZ",
-                        help=f"monitor sample rate (default {DEFAULT_MONITOR_RATE_HZ:g}; LPM01A: 1 Hz to 100 kHz)")
+                        help="monitor sample rate (default: LPM01A 1000 of 1 Hz..100 kHz; PPK2 and Joulescope "
+                             "their native 100 kHz and 1 MHz)")
     p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files)")
     p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s)")
     p.add_argument("--limit", type=int, metavar="K", help="accuracy mode: only the first K files (result not valid)")
@@ -65,9 +66,10 @@ def add_parser(sub) -> None:
                      help="make the virtual DUT misbehave: error_reply.CMD=TEXT, drop_rx_every=N, "
                           "silent_after=N, no_banner=1, abort_on_infer=1, extra_pulse=1, skip_pulse=N")
     lab.add_argument("--lab-monitor-quirk", action="append", default=[], metavar="KEY=VALUE",
-                     help="make the emulated LPM01A behave like a real unit: stale_stream=1, duplicate_ack=1, "
-                          "nul_after_timestamp=1, glue_every=N, drop_every=N, firmware=1.0.5, noise_rel=X, "
-                          "refuse=CMD[,CMD], threshold_command=currthre")
+                     help="make the emulated monitor behave like a real unit. LPM01A: stale_stream=1, "
+                          "duplicate_ack=1, nul_after_timestamp=1, glue_every=N, drop_every=N, firmware=1.0.5, "
+                          "noise_rel=X, refuse=CMD[,CMD], threshold_command=currthre. PPK2: lose_byte_every=N, "
+                          "gap_every=N, misaligned_start=1, noise_rel=X. Joulescope: drop_every=N, noise_rel=X")
     lab.add_argument("--lab-firmware-mode", choices=("performance", "energy"),
                      help="build flashed on the virtual board (default: the one the run needs)")
     p.set_defaults(handler=run)
@@ -93,18 +95,27 @@ def parse_faults(items: list[str]) -> dict:
     return faults
 
 
-def parse_monitor_quirks(items: list[str]) -> dict:
-    kinds = {"stale_stream": bool, "duplicate_ack": bool, "nul_after_timestamp": bool, "glue_every": int,
-             "drop_every": int, "firmware": str, "threshold_command": str, "noise_rel": float, "refuse": str}
+def _quirk_fields(monitor: str) -> dict:
+    """The switches each emulated monitor has, with their types."""
+    from energy_monitor.emulators import lpm01a, ppk2
+
+    if monitor == "joulescope":
+        return {"noise_rel": float, "drop_every": int}
+    target = ppk2.Faults if monitor == "ppk2" else lpm01a.Quirks
+    return {f.name: {"bool": bool, "int": int, "float": float, "str": str}[f.type] for f in fields(target)}
+
+
+def parse_monitor_quirks(items: list[str], monitor: str) -> dict:
+    known = _quirk_fields(monitor)
     quirks: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or key not in kinds:
-            raise UsageError(f"--lab-monitor-quirk {item!r}: expected one of {', '.join(kinds)}=VALUE")
+        if not sep or key not in known:
+            raise UsageError(f"--lab-monitor-quirk {item!r}: the emulated {monitor} has {', '.join(known)}")
         try:
-            quirks[key] = value.lower() in ("1", "true", "yes") if kinds[key] is bool else kinds[key](value)
+            quirks[key] = value.lower() in ("1", "true", "yes") if known[key] is bool else known[key](value)
         except ValueError:
-            raise UsageError(f"--lab-monitor-quirk {key} needs a {kinds[key].__name__}, got {value!r}") from None
+            raise UsageError(f"--lab-monitor-quirk {key} needs a {known[key].__name__}, got {value!r}") from None
     return quirks
 
 
@@ -118,27 +129,34 @@ def check_energy_options(args, board) -> None:
         return
     if args.dut:
         raise UsageError("energy mode reaches the DUT through --relay, not --dut")
+    kind, target = parse_spec(args.monitor or "lpm01a")
     if board.virtual:
-        if args.relay or (args.monitor and args.monitor != "lpm01a"):
-            raise UsageError("a virtual board wires its own emulated monitor and interface board; "
-                             "leave out --relay and use --monitor lpm01a (or nothing)")
+        if args.relay or target:
+            raise UsageError(f"a virtual board wires its own emulated monitor and interface board; leave out "
+                             f"--relay and name the monitor alone ({' | '.join(KINDS)})")
     else:
-        if not (args.monitor and args.monitor.startswith("lpm01a:") and len(args.monitor) > len("lpm01a:")):
-            raise UsageError(f"{board.name} is a real board: energy mode needs --monitor lpm01a:PORT")
+        if not args.monitor or (kind.port_required and not target):
+            raise UsageError(f"{board.name} is a real board: energy mode needs --monitor lpm01a:PORT, "
+                             "ppk2:PORT or joulescope[:SERIAL]")
         if not args.relay or args.relay.split(":", 1)[0] not in ("ifboard", "ioman") or ":" not in args.relay:
             raise UsageError(f"{board.name} is a real board: energy mode needs --relay ifboard:PORT or ioman:PORT")
         dut_baud = args.baud or board.baud("energy")
         if args.relay.startswith("ioman:") and dut_baud != 9600:
             raise UsageError(f"the EEMBC IO manager talks to the DUT at 9600 baud, not {dut_baud}")
-    rate = args.monitor_rate or DEFAULT_MONITOR_RATE_HZ
-    if rate not in LPM01A_RATES:
-        raise UsageError(f"--monitor-rate: the LPM01A samples at {', '.join(f'{r:g}' for r in LPM01A_RATES)} Hz")
-    low, high = LPM01A_VOLTAGE_MV
+    rate = args.monitor_rate or kind.default_rate_hz
+    if rate not in kind.rates_hz:
+        raise UsageError(f"--monitor-rate: the {kind.name} samples at {', '.join(f'{r:g}' for r in kind.rates_hz)} Hz")
+    if kind.voltage_range_mv is None:
+        if args.voltage is not None:
+            raise UsageError(f"the {kind.name} cannot set the DUT voltage: set the external supply yourself and "
+                             "leave out --voltage (the measured voltage is recorded)")
+        return
+    low, high = kind.voltage_range_mv
     low, high = max(low, board.supply.get("min_mv", low)), min(high, board.supply.get("max_mv", high))
     voltage = args.voltage or board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
     if not low <= voltage <= high:
         source = "--voltage" if args.voltage else f"{board.name}'s supply.default_mv"
-        raise UsageError(f"{source} {voltage}: the LPM01A and {board.name} allow {low}..{high} mV")
+        raise UsageError(f"{source} {voltage}: the {kind.name} and {board.name} allow {low}..{high} mV")
 
 
 def build_request(args) -> MeasureRequest:
@@ -205,11 +223,12 @@ def build_request(args) -> MeasureRequest:
         lab_timer_start_us=args.lab_timer_start_us or 0,
         lab_faults=parse_faults(args.lab_fault),
         lab_firmware_mode=args.lab_firmware_mode,
-        lab_monitor_quirks=parse_monitor_quirks(args.lab_monitor_quirk),
+        lab_monitor_quirks=parse_monitor_quirks(args.lab_monitor_quirk, parse_spec(args.monitor or "lpm01a")[0].name)
+        if args.mode == "energy" else {},
         monitor=args.monitor,
         relay=args.relay,
         voltage_mv=args.voltage,
-        monitor_rate_hz=args.monitor_rate or DEFAULT_MONITOR_RATE_HZ,
+        monitor_rate_hz=args.monitor_rate,
     )
 
 

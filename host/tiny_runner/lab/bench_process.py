@@ -19,7 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from energy_monitor.emulators.lpm01a import Lpm01aEmulator, Quirks
+from energy_monitor.emulators import joulescope, lpm01a, ppk2
 from energy_monitor.emulators.pty_port import PtyPort
 
 from ..tflm import TflmModel
@@ -48,7 +48,9 @@ class BenchConfig:
     wiring: str = "direct"  # "direct" or "energy" (interface board + LPM01A)
     relay_baud: int = 9_600  # the interface board's stored DUT-side rate at power-up
     power_ma: dict = field(default_factory=dict)  # boot_ma, idle_ma, uart_ma, compute_ma
+    monitor: str = "lpm01a"  # the emulated instrument: lpm01a, ppk2 or joulescope
     monitor_quirks: dict = field(default_factory=dict)
+    supply_mv: int = 1800  # the external supply a Joulescope measures (the others set their own)
     truth_path: str | None = None
     seed: int = 0
 
@@ -83,6 +85,9 @@ class Bench:
 
     def falling_edges_until(self, t_us: float) -> list[float]:
         return self.physics.falling_edges_until(t_us)
+
+    def pin_events_until(self, t_us: float) -> list[tuple[float, int]]:
+        return self.physics.pin_events_until(t_us)
 
     def forget_before(self, t_us: float) -> None:
         self.physics.forget_before(t_us)
@@ -148,9 +153,9 @@ def serve(config: BenchConfig, control: bool = True) -> None:
     if energy:
         board = InterfaceBoard(endpoint, to_dut, dut_baud=config.relay_baud, firmware_baud=config.baud)
         dut_side.board = board
-        monitor = Lpm01aEmulator(bench, quirks=Quirks.from_dict(config.monitor_quirks), seed=config.seed)
+        monitor = _monitor(config, bench)
         monitor.start()
-        _announce({"relay": endpoint.url, "monitor": monitor.path}, control)
+        _announce({"relay": endpoint.url, "monitor": getattr(monitor, "url", None) or monitor.path}, control)
     else:
         _announce({"dut": endpoint.url}, control)
         if config.boot_on_start and not isinstance(endpoint, TcpEndpoint):
@@ -194,6 +199,17 @@ def serve(config: BenchConfig, control: bool = True) -> None:
             physics.close()
         endpoint.close()
     print(f"stats {json.dumps({'inferences_run': firmware.inferences_run})}", flush=True)
+
+
+def _monitor(config: BenchConfig, bench: Bench):
+    """The emulated instrument the host will talk to; a Joulescope sits in series with an
+    external supply, so the bench's voltage is that supply's."""
+    if config.monitor == "ppk2":
+        return ppk2.Ppk2Emulator(bench, faults=ppk2.Faults.from_dict(config.monitor_quirks), seed=config.seed)
+    if config.monitor == "joulescope":
+        bench.physics.set_voltage(config.supply_mv / 1000, bench.clock.now_exact_us())
+        return joulescope.JoulescopeEmulator(bench, seed=config.seed, **config.monitor_quirks)
+    return lpm01a.Lpm01aEmulator(bench, quirks=lpm01a.Quirks.from_dict(config.monitor_quirks), seed=config.seed)
 
 
 def _announce(ports: dict, control: bool) -> None:

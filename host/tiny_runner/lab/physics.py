@@ -51,7 +51,7 @@ class Physics:
         self._p = [0.0]
         self._c = [0.0]  # cumulative energy (J) at _t[k]
         self._pin_level = 1
-        self._falling: list[float] = []  # falling-edge times not yet handed to a monitor
+        self._pin_events: list[tuple[float, int]] = []  # (time, new level) not yet handed to a monitor
         self._truth = open(truth_path, "a", encoding="utf-8") if truth_path else None
 
     # -- building the timeline -----------------------------------------------------------------
@@ -92,8 +92,9 @@ class Physics:
     def pin(self, level: int, t_us: float) -> None:
         """The timestamp pin; a falling edge is what a monitor's timestamp input catches."""
         with self._lock:
+            if self.powered and level != self._pin_level:
+                self._pin_events.append((t_us, level))
             if self.powered and level == 0 and self._pin_level == 1:
-                self._falling.append(t_us)
                 if self._truth:
                     energy = self._energy_at(np.array([t_us]))[0]
                     self._truth.write(json.dumps({"edge_us": t_us, "energy_j": energy}) + "\n")
@@ -119,12 +120,17 @@ class Physics:
         with self._lock:
             return self._energy_at(np.asarray(times_us, dtype=np.float64))
 
-    def falling_edges_until(self, t_us: float) -> list[float]:
-        """Falling edges up to t_us not handed out before (for the one monitor on the pin)."""
+    def pin_events_until(self, t_us: float) -> list[tuple[float, int]]:
+        """Pin changes (time, new level) up to t_us not handed out before: for the one monitor
+        wired to the timestamp pin. The pin idles high."""
         with self._lock:
-            cut = bisect.bisect_right(self._falling, t_us)
-            edges, self._falling = self._falling[:cut], self._falling[cut:]
-            return edges
+            cut = bisect.bisect_right(self._pin_events, (t_us, 2))
+            events, self._pin_events = self._pin_events[:cut], self._pin_events[cut:]
+            return events
+
+    def falling_edges_until(self, t_us: float) -> list[float]:
+        """Falling edges up to t_us (an LPM01A's D7 event input sees only these)."""
+        return [t for t, level in self.pin_events_until(t_us) if level == 0]
 
     def forget_before(self, t_us: float) -> None:
         """Drop breakpoints wholly before t_us: memory stays bounded on long captures."""

@@ -12,8 +12,12 @@ def _where(results: dict) -> str:
 
 def _energy_lines(results: dict) -> list[str]:
     monitor = results.get("monitor", {})
-    lines = [f"  monitor {monitor.get('model')} {monitor.get('firmware', '')} at {monitor.get('voltage_mv')} mV, "
-             f"{monitor.get('rate_hz', 0):g} samples/s"]
+    if monitor.get("voltage_mv") is not None:
+        supply = f"supplying {monitor['voltage_mv']} mV"
+    else:
+        supply = f"external supply measured at {monitor.get('measured_voltage_mv', float('nan')):.1f} mV"
+    firmware = f" {monitor['firmware']}" if monitor.get("firmware") else ""
+    lines = [f"  monitor {monitor.get('model')}{firmware}, {supply}, {monitor.get('rate_hz', 0):g} samples/s"]
     if results.get("stimuli", {}).get("source") == "synthetic":
         lines.append("  inputs: synthetic (no --dataset given)")
     truth = "truth uJ" if any("truth_energy_uj" in w for w in results.get("windows", [])) else ""
