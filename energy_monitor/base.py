@@ -52,7 +52,9 @@ class Chunk:
         volts = self.voltage_v if self.voltage_v is not None else voltage_v
         if volts is None:
             raise ValueError("current-only samples need the supply voltage to give energy")
-        return self.current_a * volts / self.rate_hz
+        energy = np.multiply(self.current_a, volts, dtype=np.float32)  # float32 like the samples; summed in float64
+        energy *= np.float32(1.0 / self.rate_hz)
+        return energy
 
 
 class Monitor(ABC):

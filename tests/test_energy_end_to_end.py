@@ -184,3 +184,32 @@ def test_fast_monitor_rates_slow_the_lab_down_instead_of_losing_edges(cli, tmp_p
     assert data["valid"] and data["lab"]["speed"] == 20  # 200,000 samples/s / 10 kHz
     assert data["lab"]["truth"]["max_abs_error_pct"] < 0.05
     assert "lab speed lowered from x100 to x20" in (run / "log.txt").read_text()
+
+
+@pytest.mark.parametrize("monitor, bound_pct, rate", [("ppk2", 0.1, 100_000), ("joulescope", 0.05, 1_000_000)])
+def test_each_monitor_matches_the_ground_truth_at_its_native_rate(cli, tmp_path, reference, monitor, bound_pct, rate):
+    """Short windows (--iterations) keep the test quick, so the run is marked not valid; every
+    window's energy is still checked against what the bench drew."""
+    data, run = energy_run(cli, tmp_path, "-b", "kws", "--monitor", monitor, "--iterations", "10", expect=3)
+    assert all("lasted" in v for v in data["violations"])
+    assert data["monitor"]["rate_hz"] == rate and data["lab"]["monitor"] == monitor
+    for w in data["windows"]:
+        assert len(w["edges"]) == 2 and w["dropped_samples"] == 0
+        assert abs(w["truth_error_pct"]) < bound_pct
+    if monitor == "joulescope":
+        assert data["monitor"]["voltage_mv"] is None  # it cannot source: the supply is measured
+        assert data["monitor"]["measured_voltage_mv"] == pytest.approx(1800, rel=1e-3)
+    meta, samples, _ = read_capture(run / "capture")
+    assert meta["rate_hz"] == rate and len(samples) > rate
+
+
+def test_monitor_faults_are_flagged(cli, tmp_path, reference):
+    data, _ = energy_run(cli, tmp_path, "-b", "kws", "--monitor", "ppk2", "--iterations", "10",
+                         "--lab-monitor-quirk", "gap_every=170000", expect=3)
+    assert any("samples lost inside the window" in v for v in data["violations"])
+
+
+def test_joulescope_refuses_a_voltage(cli, tmp_path):
+    result = cli("measure", "--board", BOARD, "-b", "kws", "--mode", "energy", "--monitor", "joulescope",
+                 "--voltage", "3300")
+    assert_one_line_error(result, 2, "cannot set the DUT voltage")

@@ -204,11 +204,15 @@ class Joulescope(Monitor):
         self._i = (end, iv[(end - fi) // self._decimate:])
         self._v = (end, vv[(end - fv) // self._decimate:])
         first = (start - self._origin) // self._decimate
-        dropped = first - self._next_output if first > self._next_output else 0
-        lost = np.isnan(amps) | np.isnan(volts)
-        if lost.any():
-            dropped += int(lost.sum())
-            amps, volts = np.where(lost, 0, amps), np.where(lost, 0, volts)
+        # NaN marks lost samples: leave them out, so a chunk holds only measured samples and the
+        # next one says how many were lost before it
+        valid = ~(np.isnan(amps) | np.isnan(volts))
+        bounds = np.flatnonzero(np.diff(np.concatenate([[0], valid.view(np.int8), [0]])))
+        for run_start, run_end in zip(bounds[0::2], bounds[1::2]):
+            self._emit(first + int(run_start), amps[run_start:run_end], volts[run_start:run_end])
+
+    def _emit(self, first: int, amps: np.ndarray, volts: np.ndarray) -> None:
+        dropped = max(first - self._next_output, 0)
         self._next_output = first + len(amps)
         edges = [e for e in self._edges if e < self._next_output]
         self._edges = [e for e in self._edges if e >= self._next_output]

@@ -92,7 +92,7 @@ class Capture:
             self._take(chunk)
 
     def _take(self, chunk) -> None:
-        energy = np.asarray(chunk.energy(self.voltage_v), dtype=np.float64)
+        energy = chunk.energy(self.voltage_v)
         if chunk.voltage_v is not None and np.ndim(chunk.voltage_v):
             self._volts_sum += float(np.sum(chunk.voltage_v, dtype=np.float64))
             self._volts_count += len(chunk.voltage_v)
@@ -102,21 +102,21 @@ class Capture:
                 self.dropped.append((self.received, gap))
                 self._samples.write(np.full(gap, np.nan, dtype=SAMPLE_DTYPE).tobytes())
                 self.received = chunk.first_index
-            cumulative = self._total + np.cumsum(energy)
+            # Running sums in float64; a prefix sum only where an edge needs one (edges are few).
             for index in chunk.edges:
                 local = index - chunk.first_index
                 if 0 <= local < len(energy):
-                    edge = Edge(index, float(cumulative[local]), float(energy[local]))
+                    edge = Edge(index, self._total + float(np.sum(energy[:local + 1], dtype=np.float64)),
+                                float(energy[local]))
                 elif local < 0:  # the edge's sample came in an earlier chunk
                     edge = Edge(index, self._total, 0.0)
                 else:
                     continue
                 self.edges.append(edge)
                 self._edges_file.write(json.dumps({"index": edge.index, "cumulative_j": edge.cumulative_j}) + "\n")
-            if len(energy):
-                self._total = float(cumulative[-1])
+            self._total += float(np.sum(energy, dtype=np.float64))
             self.received += len(energy)
-            self._samples.write(energy.astype(SAMPLE_DTYPE).tobytes())
+            self._samples.write(np.ascontiguousarray(energy, dtype=SAMPLE_DTYPE))
             self._edges_file.flush()
             self.last_data_wall = time.monotonic()
             self._lock.notify_all()

@@ -31,10 +31,10 @@ KINDS: dict[str, MonitorKind] = {
         MonitorKind("lpm01a", True, lpm01a_driver.RATES_HZ, 1000.0, lpm01a_driver.VOLTAGE_RANGE_MV, 200_000,
                     ((0x0483, 0x5740),), "ST X-NUCLEO-LPM01A (PowerShield), USB serial"),
         MonitorKind("ppk2", True, (float(ppk2_codec.SAMPLE_RATE_HZ),), float(ppk2_codec.SAMPLE_RATE_HZ),
-                    ppk2_codec.VOLTAGE_RANGE_MV, 2_000_000, ((0x1915, 0xC00A),),
+                    ppk2_codec.VOLTAGE_RANGE_MV, 500_000, ((0x1915, 0xC00A),),
                     "Nordic Power Profiler Kit II, USB serial, source-meter mode"),
         MonitorKind("joulescope", False, tuple(map(float, joulescope_driver.RATES_HZ)), 1_000_000.0, None,
-                    4_000_000, ((0x16D0, 0x10BA), (0x16D0, 0x0E88)),
+                    3_000_000, ((0x16D0, 0x10BA), (0x16D0, 0x0E88)),
                     "Joulescope JS220 / JS110 (pyjoulescope_driver), in series with an external supply"),
     )
 }

@@ -8,9 +8,9 @@ import sys
 
 from .. import __version__
 from ..errors import TinyRunnerError
-from . import analyze, boards, dataset, demo, lab, measure, models
+from . import analyze, boards, dataset, demo, lab, measure, models, monitors
 
-SUBCOMMANDS = (measure, analyze, boards, dataset, models, lab, demo)
+SUBCOMMANDS = (measure, analyze, boards, dataset, models, monitors, lab, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
