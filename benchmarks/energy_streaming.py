@@ -116,9 +116,9 @@ class PulseBench:
     def __init__(self):
         self.t0 = time.monotonic()
         self._next_pulse = 1e6
-        from types import SimpleNamespace
 
-        self.physics = SimpleNamespace(voltage_v=1.8, powered=True)
+    def supply_v(self) -> float:
+        return 1.8
 
     def horizon_us(self) -> float:
         return (time.monotonic() - self.t0) * 1e6

@@ -6,7 +6,6 @@ import inspect
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -29,9 +28,8 @@ def test_the_fake_offers_the_real_drivers_methods():
 class SupplyBench(PinBench):
     """A constant load behind an external 1.8 V supply (what a Joulescope measures)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.physics = SimpleNamespace(voltage_v=1.8, powered=True)
+    def supply_v(self):
+        return 1.8
 
 
 def stream(emulator, seconds, **monitor_kwargs):
@@ -49,15 +47,18 @@ def stream(emulator, seconds, **monitor_kwargs):
     return identity, chunks
 
 
-def test_energy_and_edges_at_one_megasample():
+@pytest.mark.parametrize("model", ["js220", "js110"])
+def test_energy_and_edges_at_one_megasample(model):
     bench = SupplyBench(0.04, edge_offsets_us=(100_000.25, 350_000.75), speed=1)
-    emulator = JoulescopeEmulator(bench, noise_rel=0.0)
+    emulator = JoulescopeEmulator(bench, model=model, noise_rel=0.0)
     emulator.start()
     try:
         identity, chunks = stream(emulator, 0.8)
     finally:
         emulator.shutdown()
-    assert identity == {"model": "JS220", "serial": "000001", "path": "u/js220/000001"}
+    assert identity == {"model": model.upper(), "serial": "000001", "path": f"u/{model}/000001"}
+    if model == "js110":  # IN0 rides in the current LSB
+        assert emulator._topics["s/i/lsb_src"] == 2 and emulator._topics["s/i/range/select"] == "auto"
     assert bench.powered  # power(True) closed the current path (range auto)
     assert chunks[0].first_index == 0 and sum(c.dropped for c in chunks) == 0
     energy = np.concatenate([c.energy() for c in chunks])

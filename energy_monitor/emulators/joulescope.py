@@ -9,7 +9,9 @@ sample_id in 2 MHz units, decimate_factor, sample_rate, utc, field_id, index, an
 (float32 current/voltage; GPI bits packed LSB first), about 20 messages a second.
 
 Wire format on the socket: 4-byte little-endian length, a JSON header, then (for data) the raw
-array bytes.
+array bytes. The bench is anything with horizon_us(), energy_at(times_us), supply_v() (the
+external supply's voltage, 0 when off), pin_events_until(t_us), set_power(on), note(record),
+forget_before(t_us).
 """
 
 from __future__ import annotations
@@ -129,11 +131,11 @@ class JoulescopeEmulator(threading.Thread):
         first = self._produced
         bounds = self._start_us + (first + np.arange(count + 1)) * period_us
         energy = np.diff(self.bench.energy_at(bounds))
-        volts = self.bench.physics.voltage_v if self.bench.physics.powered else 0.0
-        amps = energy / max(volts, 1e-9) / (period_us * 1e-6)
-        amps = (amps * (1 + self.noise_rel * self._rng.standard_normal(count))).astype(np.float32)
-        volts = np.float32(volts) * (1 + np.float32(self.noise_rel) * self._rng.standard_normal(count,
-                                                                                              dtype=np.float32))
+        supply = self.bench.supply_v()
+        amps = energy / max(supply, 1e-9) / (period_us * 1e-6)
+        noise = self._rng.standard_normal((2, count))
+        amps = (amps * (1 + self.noise_rel * noise[0])).astype(np.float32)
+        volts = (supply * (1 + self.noise_rel * noise[1])).astype(np.float32)
         levels = np.full(count, self._level, dtype=np.uint8)
         mids = bounds[:-1] + period_us / 2
         for t, level in self.bench.pin_events_until(bounds[-1] - period_us / 2):

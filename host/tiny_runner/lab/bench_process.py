@@ -98,6 +98,10 @@ class Bench:
     def set_voltage(self, volts: float) -> None:
         self.physics.set_voltage(volts, self.clock.horizon_us())
 
+    def supply_v(self) -> float:
+        """What a meter in series sees: the supply's voltage while the DUT is powered, else 0."""
+        return self.physics.voltage_v if self.physics.powered else 0.0
+
     def set_power(self, on: bool) -> None:
         self.physics.set_power(on, self.clock.horizon_us())
         self.power_events.append(on)
@@ -207,7 +211,7 @@ def _monitor(config: BenchConfig, bench: Bench):
     if config.monitor == "ppk2":
         return ppk2.Ppk2Emulator(bench, faults=ppk2.Faults.from_dict(config.monitor_quirks), seed=config.seed)
     if config.monitor == "joulescope":
-        bench.physics.set_voltage(config.supply_mv / 1000, bench.clock.now_exact_us())
+        bench.set_voltage(config.supply_mv / 1000)
         return joulescope.JoulescopeEmulator(bench, seed=config.seed, **config.monitor_quirks)
     return lpm01a.Lpm01aEmulator(bench, quirks=lpm01a.Quirks.from_dict(config.monitor_quirks), seed=config.seed)
 
