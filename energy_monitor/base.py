@@ -11,6 +11,7 @@ the absolute index of the sample during which the edge happened.
 
 from __future__ import annotations
 
+import queue
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -77,9 +78,16 @@ class Monitor(ABC):
     def start(self, rate_hz: float) -> None:
         """Begin streaming samples at rate_hz."""
 
-    @abstractmethod
     def read_chunk(self, timeout_s: float) -> Chunk | None:
-        """The next chunk of samples, or None if none arrived within timeout_s."""
+        """The next chunk of samples, or None if none arrived within timeout_s. Drivers put
+        Chunks (or the exception that ended the stream) on self._chunks from their own thread."""
+        try:
+            item = self._chunks.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        if isinstance(item, Exception):
+            raise item
+        return item
 
     @abstractmethod
     def stop(self) -> None:

@@ -17,16 +17,14 @@ after TimeStamp lines, glued samples, dropped samples, an old firmware without `
 
 from __future__ import annotations
 
-import select
 import shlex
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..lpm01a.codec import encode_binary, format_ascii_lines
 from ..lpm01a.driver import RATES_HZ, VOLTAGE_RANGE_MV
-from .pty_port import PtyPort
+from .pty_port import PtyInstrument
 
 PROMPT = b"PowerShield > "
 _FREE_COMMANDS = {"help", "echo", "powershield", "version", "status", "psrst", "htc"}
@@ -60,17 +58,14 @@ def _number(text: str) -> float:
     return float(text)
 
 
-class Lpm01aEmulator(threading.Thread):
+class Lpm01aEmulator(PtyInstrument):
     def __init__(self, bench, *, quirks: Quirks | None = None, seed: int = 0,
                  board_id: str = "540554545-1430736921-1900587"):
-        super().__init__(name="lpm01a-emulator", daemon=True)
+        super().__init__("lpm01a-emulator")
         self.bench = bench
         self.quirks = quirks or Quirks()
         self.board_id = board_id
-        self.port = PtyPort()
-        self.path = self.port.path
         self._rng = np.random.default_rng(seed)
-        self._halt = threading.Event()
         self._line = bytearray()
         self.host_control = False
         self.voltage_mv = 3300
@@ -87,24 +82,11 @@ class Lpm01aEmulator(threading.Thread):
         if self.acquiring:
             self._begin_acquisition()
 
-    # -- thread --------------------------------------------------------------------------------
-    def run(self) -> None:
-        while not self._halt.is_set():
-            ready, _, _ = select.select([self.port], [], [], 0.005)
-            if ready:
-                data = self.port.read()
-                if data:
-                    self._receive(data)
-            if self.acquiring:
-                self._produce()
-
-    def shutdown(self) -> None:
-        self._halt.set()
-        self.join(timeout=2)
-        self.port.close()
+    def streaming(self) -> bool:
+        return self.acquiring
 
     # -- the shell -----------------------------------------------------------------------------
-    def _receive(self, data: bytes) -> None:
+    def receive(self, data: bytes) -> None:
         for byte in data:
             if byte in b"\r\n":
                 if self._line:
@@ -258,11 +240,11 @@ class Lpm01aEmulator(threading.Thread):
         self.acquiring = True
 
     def _end_acquisition(self) -> None:
-        self._produce(final=True)
+        self.produce(final=True)
         self.acquiring = False
         self.port.write(b"\xf0\xf4\xff\xff" if self.format == "bin_hexa" else b"end\r\n")
 
-    def _produce(self, final: bool = False) -> None:
+    def produce(self, final: bool = False) -> None:
         period_us = 1e6 / self.freq_hz
         available = int((self.bench.horizon_us() - self._start_us) / period_us)
         if self.acqtime_s != float("inf"):

@@ -14,14 +14,12 @@ set_power(on), set_voltage(volts), note(record), forget_before(t_us).
 
 from __future__ import annotations
 
-import select
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..ppk2 import codec
-from .pty_port import PtyPort
+from .pty_port import PtyInstrument
 
 _BLOCK = 20_000  # samples per pass
 
@@ -38,41 +36,27 @@ class Faults:
         return cls(**data)
 
 
-class Ppk2Emulator(threading.Thread):
+class Ppk2Emulator(PtyInstrument):
     def __init__(self, bench, *, faults: Faults | None = None, seed: int = 0, logic_bit: int = 0):
-        super().__init__(name="ppk2-emulator", daemon=True)
+        super().__init__("ppk2-emulator")
         self.bench = bench
         self.faults = faults or Faults()
         self.logic_bit = logic_bit
-        self.port = PtyPort()
-        self.path = self.port.path
         self.modifiers = codec.Modifiers()
         self._rng = np.random.default_rng(seed)
-        self._halt = threading.Event()
         self._pending = b""
         self.mode = 1
         self.vdd_mv = 3300
-        self.streaming = False
+        self._streaming = False
         self._start_us = 0.0
         self._samples = 0
         self._level = 1
-        self._lost_byte_at = self._gap_at = 0
 
-    def run(self) -> None:
-        while not self._halt.is_set():
-            ready, _, _ = select.select([self.port], [], [], 0.005)
-            if ready:
-                self._receive(self.port.read())
-            if self.streaming:
-                self._produce()
-
-    def shutdown(self) -> None:
-        self._halt.set()
-        self.join(timeout=2)
-        self.port.close()
+    def streaming(self) -> bool:
+        return self._streaming
 
     # -- commands ------------------------------------------------------------------------------
-    def _receive(self, data: bytes) -> None:
+    def receive(self, data: bytes) -> None:
         data = self._pending + data
         position = 0
         while position < len(data):
@@ -102,16 +86,16 @@ class Ppk2Emulator(threading.Thread):
                 self._level = level
             self.bench.note({"acquisition_start_us": self._start_us, "rate_hz": codec.SAMPLE_RATE_HZ})
             self._samples = 0
-            self.streaming = True
+            self._streaming = True
             if self.faults.misaligned_start:
                 self.port.write(b"\x5a\xa5")
         elif opcode == codec.AVERAGE_STOP:
-            if self.streaming:
-                self._produce()
-            self.streaming = False
+            if self._streaming:
+                self.produce()
+            self._streaming = False
 
     # -- the stream ----------------------------------------------------------------------------
-    def _produce(self) -> None:
+    def produce(self) -> None:
         period_us = 1e6 / codec.SAMPLE_RATE_HZ
         available = int((self.bench.horizon_us() - self._start_us) / period_us)
         if available <= self._samples:

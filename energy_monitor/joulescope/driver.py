@@ -144,14 +144,6 @@ class Joulescope(Monitor):
         self._driver.unsubscribe_all(self._on_data)
         self._streaming = False
 
-    def read_chunk(self, timeout_s: float) -> Chunk | None:
-        try:
-            item = self._chunks.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        if isinstance(item, Exception):
-            raise item
-        return item
 
     # -- the driver's thread -------------------------------------------------------------------
     def _on_data(self, topic: str, value: dict) -> None:

@@ -193,14 +193,6 @@ class Lpm01a(Monitor):
             time.sleep(0.01)
         self._streaming = False
 
-    def read_chunk(self, timeout_s: float) -> Chunk | None:
-        try:
-            item = self._chunks.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        if isinstance(item, Exception):
-            raise item
-        return item
 
     # -- the reader thread ---------------------------------------------------------------------
     def _read_loop(self) -> None:

@@ -220,14 +220,6 @@ class Ppk2(Monitor):
         return Chunk(first_index=first, rate_hz=self.rate_hz, current_a=amps,
                      voltage_v=np.float64(self.voltage_mv / 1000), edges=[int(e) for e in falling], dropped=dropped)
 
-    def read_chunk(self, timeout_s: float) -> Chunk | None:
-        try:
-            item = self._chunks.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        if isinstance(item, Exception):
-            raise item
-        return item
 
     def stop(self) -> None:
         if self._reader is None:
