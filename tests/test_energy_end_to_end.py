@@ -16,6 +16,16 @@ from tiny_runner.capture import read_capture
 BOARD = "virtual-l4r5zi"
 
 
+def real_board(folder: Path, name: str) -> dict:
+    """A real board's descriptor in its own folder; the env that makes tiny-runner find it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.toml").write_text(
+        f'name = "{name}"\nvendor = "x"\nmcu = "STM32L4R5ZI"\ncore = "Cortex-M4F"\nclock_hz = 120000000\n'
+        'flash_bytes = 2097152\nram_bytes = 655360\n'
+        '[uart]\nperformance_baud = 115200\naccuracy_baud = 115200\nenergy_baud = 9600\n')
+    return {"TINY_RUNNER_BOARDS": str(folder)}
+
+
 def energy_run(cli, tmp_path, *args, expect=0):
     result = cli("measure", "--board", BOARD, "--mode", "energy", "--out", str(tmp_path), "--json", "--quiet", *args)
     assert result.code == expect, result.stderr
@@ -112,11 +122,8 @@ def test_a_failed_energy_run_keeps_its_capture(cli, tmp_path, reference):
     assert len(samples) > 0 and meta["monitor"]["model"] == "LPM01A"
 
 
-def test_real_board_energy_needs_monitor_and_relay(cli, tmp_path, monkeypatch):
-    (tmp_path / "real.toml").write_text(
-        'name = "real"\nvendor = "x"\nmcu = "x"\ncore = "x"\nclock_hz = 1\nflash_bytes = 1\nram_bytes = 1\n'
-        '[uart]\nperformance_baud = 115200\naccuracy_baud = 115200\nenergy_baud = 9600\n')
-    env = {"TINY_RUNNER_BOARDS": str(tmp_path)}
+def test_real_board_energy_needs_monitor_and_relay(cli, tmp_path):
+    env = real_board(tmp_path, "real")
     assert_one_line_error(cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", env=env), 2,
                           "--monitor lpm01a:PORT")
     result = cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", "--monitor", "lpm01a:/dev/ttyNOPE",
@@ -150,11 +157,7 @@ def test_the_real_bench_code_path_against_emulated_instruments(cli, tmp_path, re
     import subprocess
     import sys
 
-    (tmp_path / "boards").mkdir()
-    (tmp_path / "boards" / "bench-l4r5zi.toml").write_text(
-        'name = "bench-l4r5zi"\nvendor = "ST"\nmcu = "STM32L4R5ZI"\ncore = "Cortex-M4F"\nclock_hz = 120000000\n'
-        'flash_bytes = 2097152\nram_bytes = 655360\n'
-        '[uart]\nperformance_baud = 115200\naccuracy_baud = 115200\nenergy_baud = 9600\n')
+    env = real_board(tmp_path / "boards", "bench-l4r5zi")
     truth = tmp_path / "truth.jsonl"
     server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, "-b", "ad",
                                "--energy-bench", "--speed", "40", "--truth", str(truth)],
@@ -164,7 +167,7 @@ def test_the_real_bench_code_path_against_emulated_instruments(cli, tmp_path, re
         ports = dict(server.stdout.readline().split() for _ in range(2))  # "relay <path>", "monitor <path>"
         result = cli("measure", "--board", "bench-l4r5zi", "-b", "ad", "--mode", "energy", "--json", "-q",
                      "--monitor", f"lpm01a:{ports['monitor']}", "--relay", f"ifboard:{ports['relay']}",
-                     "--out", str(tmp_path / "runs"), env={"TINY_RUNNER_BOARDS": str(tmp_path / "boards")})
+                     "--out", str(tmp_path / "runs"), env=env)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -213,3 +216,27 @@ def test_joulescope_refuses_a_voltage(cli, tmp_path):
     result = cli("measure", "--board", BOARD, "-b", "kws", "--mode", "energy", "--monitor", "joulescope",
                  "--voltage", "3300")
     assert_one_line_error(result, 2, "cannot set the DUT voltage")
+
+
+def test_the_real_ppk2_path_against_the_emulated_one(cli, tmp_path, reference):
+    import subprocess
+    import sys
+
+    env = real_board(tmp_path / "boards", "bench-ppk2")
+    server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, "-b", "kws",
+                               "--energy-bench", "--monitor", "ppk2", "--speed", "5"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        server.stdout.readline()
+        ports = dict(server.stdout.readline().split() for _ in range(2))
+        result = cli("measure", "--board", "bench-ppk2", "-b", "kws", "--mode", "energy", "--json", "-q",
+                     "--iterations", "10", "--monitor", f"ppk2:{ports['monitor']}",
+                     "--relay", f"ifboard:{ports['relay']}", "--out", str(tmp_path / "runs"), env=env)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.code == 3, result.stderr  # short windows on purpose
+    data = result.json()
+    assert data["monitor"]["model"] == "PPK2" and data["monitor"]["voltage_mv"] == 1800
+    assert all(len(w["edges"]) == 2 and w["dropped_samples"] == 0 for w in data["windows"])
+    assert data["median_energy_uj_per_inf"] == pytest.approx(22.688e-3 * 1.8 * 181.9174e3, rel=0.01)

@@ -23,7 +23,7 @@ def test_serial_monitors_are_matched_by_vid_pid(monkeypatch, capsys):
     data = json.loads(capsys.readouterr().out)
     attached = {m["spec"]: m for m in data["attached"]}
     assert set(attached) == {"lpm01a:/dev/ttyACM0", "ppk2:/dev/ttyACM1"}
-    assert attached["ppk2:/dev/ttyACM1"]["usb"] == "1915:C00A"
+    assert attached["ppk2:/dev/ttyACM1"]["usb"] == "USB 1915:C00A"
     assert [m["spec"] for m in data["virtual"]] == ["lpm01a", "ppk2", "joulescope"]
 
 

@@ -1,7 +1,7 @@
 """A byte-faithful PPK2 on a pty, sampling a virtual bench.
 
 Reads opcodes with their argument lengths; answers 0x19 with the metadata text (in two writes,
-as units do); in source-meter mode sets the bench's supply (0x0D) and switches the DUT (0x0C);
+as units do); sets the bench's supply (0x0D) and, in source-meter mode, switches the DUT (0x0C);
 between 0x06 and 0x07 streams u32 words at 100 kS/s: the mean current of each 10 µs sample in
 the most sensitive range that fits, the rolling counter, and the timestamp pin on logic bit D0
 (the other bits idle high). The stream goes out in uneven writes that split words.
@@ -114,7 +114,7 @@ class Ppk2Emulator(PtyInstrument):
         keep = np.ones(count, dtype=bool)
         if self.faults.gap_every:
             index = first + np.arange(count)
-            keep &= (index % self.faults.gap_every) >= 3
+            keep &= ((index % self.faults.gap_every) >= 3) | (index < self.faults.gap_every)  # not at the start
         data = bytearray(words[keep].tobytes())
         if self.faults.lose_byte_every:
             for cut in sorted(range(self.faults.lose_byte_every - first % self.faults.lose_byte_every,

@@ -212,7 +212,8 @@ class Joulescope(Monitor):
                                edges=edges, dropped=dropped))
 
     def _take_gpi(self, value: dict) -> None:
-        """Falling edges at the GPI's own (2 MS/s) rate, placed in the output sample holding them."""
+        """Falling edges at the GPI's streamed rate (no further decimation), placed in the output
+        sample holding them."""
         bits = np.unpackbits(np.asarray(value["data"], dtype=np.uint8), bitorder="little").astype(np.int8)
         step = int(value["decimate_factor"])
         previous = np.concatenate([[self._gpi_level], bits[:-1]])

@@ -132,6 +132,7 @@ class Ppk2(Monitor):
         self._halt = threading.Event()
         self._last_level = 1
         self.rate_hz = float(codec.SAMPLE_RATE_HZ)
+        self.skipped_bytes = 0  # bytes dropped to find the words again after slips (set when streaming ends)
 
     def _send(self, *values: int) -> None:
         data = bytes(values)

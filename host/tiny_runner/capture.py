@@ -33,7 +33,8 @@ class Edge:
 
 
 class Capture:
-    def __init__(self, monitor, directory: Path, voltage_v: float, identity: dict):
+    def __init__(self, monitor, directory: Path, voltage_v: float | None, identity: dict):
+        """voltage_v: the supply the monitor sets (None when the monitor measures it per sample)."""
         self.monitor = monitor
         self.directory = directory
         self.voltage_v = voltage_v

@@ -34,7 +34,7 @@ KINDS: dict[str, MonitorKind] = {
                     ppk2_codec.VOLTAGE_RANGE_MV, 500_000, ((0x1915, 0xC00A),),
                     "Nordic Power Profiler Kit II, USB serial, source-meter mode"),
         MonitorKind("joulescope", False, tuple(map(float, joulescope_driver.RATES_HZ)), 1_000_000.0, None,
-                    3_000_000, ((0x16D0, 0x10BA), (0x16D0, 0x0E88)),
+                    3_000_000, (),  # not a serial port: found through pyjoulescope_driver
                     "Joulescope JS220 / JS110 (pyjoulescope_driver), in series with an external supply"),
     )
 }

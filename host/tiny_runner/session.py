@@ -144,6 +144,8 @@ class Session:
 
     def _stop(self, state: str, reason: str, exit_code: int) -> None:
         self.run_dir.log(f"{state}: {reason}")
+        if self.capture and self.capture.measured_voltage_v is not None:
+            self.results["monitor"]["measured_voltage_mv"] = self.capture.measured_voltage_v * 1000
         self.results.update(status=state, stop_reason=reason, finished=utc_now(), valid=False)
         self.run_dir.write_results(self.results, results_txt(self.results))
         self.run_dir.set_status(state, reason, exit_code)
@@ -235,15 +237,15 @@ class Session:
             fastest = kind.lab_samples_per_s / rate
             if req.lab_speed > fastest:
                 log(f"lab speed lowered from x{req.lab_speed:g} to x{fastest:g} so the emulated {kind.name} keeps "
-                    f"up with {rate:g} samples/s")
+                    f"up with {rate:,.0f} samples/s")
                 req.lab_speed = fastest
             self.lab = self._start_lab(dut_baud, monitor=kind.name, supply_mv=voltage_mv)
             stack.callback(self._stop_lab)
             relay_spec, target = f"ifboard:{self.lab.ports['relay']}", self.lab.ports["monitor"]
             if kind.name == "joulescope":  # no port: the fake driver reaches the emulator at this URL
                 target, fake_url = None, target
-            log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, {kind.name} {target} "
-                f"(speed x{req.lab_speed:g})")
+            log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, {kind.name} "
+                f"{target or fake_url} (speed x{req.lab_speed:g})")
         monitor_log = WireLog(self.run_dir.path / "monitor-wire.log", f"monitor {kind.name} {target or ''}")
         monitor = open_driver(kind, target, lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"),
                               fake_url=fake_url)

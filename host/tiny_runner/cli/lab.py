@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
     s.add_argument("--energy-bench", action="store_true",
                    help="serve the energy bench instead: the DUT (energy build) behind an emulated interface board, "
                         "powered by an emulated LPM01A; prints both ports")
+    s.add_argument("--monitor", choices=("lpm01a", "ppk2"), default="lpm01a",
+                   help="with --energy-bench: the emulated serial instrument (default %(default)s); the emulated "
+                        "Joulescope is reached through its fake driver, so only `measure` on a virtual board uses it")
     s.add_argument("--truth", metavar="FILE", help="with --energy-bench: append the bench's ground truth here")
     s.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of a pty (0: any free one)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp (default %(default)s)")
@@ -66,6 +69,8 @@ def run_serve(args) -> int:
         wiring="energy" if args.energy_bench else "direct",
         power_ma=board.simulation.get("power", {}),
         truth_path=args.truth,
+        monitor=args.monitor,
+        supply_mv=board.supply.get("default_mv", 1800),
     )
     what = "energy bench" if args.energy_bench else f"{mode} firmware"
     print(f"virtual {board.name} with {benchmark.id} ({what}); Ctrl-C stops it", flush=True)

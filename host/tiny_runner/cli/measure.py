@@ -115,7 +115,8 @@ def parse_monitor_quirks(items: list[str], monitor: str) -> dict:
         try:
             quirks[key] = value.lower() in ("1", "true", "yes") if known[key] is bool else known[key](value)
         except ValueError:
-            raise UsageError(f"--lab-monitor-quirk {key} needs a {known[key].__name__}, got {value!r}") from None
+            kind = {int: "an integer", float: "a number", str: "text", bool: "1 or 0"}[known[key]]
+            raise UsageError(f"--lab-monitor-quirk {key} needs {kind}, got {value!r}") from None
     return quirks
 
 
@@ -145,7 +146,8 @@ def check_energy_options(args, board) -> None:
             raise UsageError(f"the EEMBC IO manager talks to the DUT at 9600 baud, not {dut_baud}")
     rate = args.monitor_rate or kind.default_rate_hz
     if rate not in kind.rates_hz:
-        raise UsageError(f"--monitor-rate: the {kind.name} samples at {', '.join(f'{r:g}' for r in kind.rates_hz)} Hz")
+        raise UsageError(f"--monitor-rate: the {kind.name} samples at "
+                         f"{', '.join(f'{r:,.0f}' for r in kind.rates_hz)} Hz")
     if kind.voltage_range_mv is None:
         if args.voltage is not None:
             raise UsageError(f"the {kind.name} cannot set the DUT voltage: set the external supply yourself and "

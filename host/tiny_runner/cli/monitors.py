@@ -24,7 +24,7 @@ def scan_serial() -> list[dict]:
         kind = by_id.get((port.vid, port.pid))
         if kind and kind.port_required:
             found.append({"monitor": kind.name, "spec": f"{kind.name}:{port.device}", "serial": port.serial_number,
-                          "description": port.description, "usb": f"{port.vid:04X}:{port.pid:04X}"})
+                          "description": port.description, "usb": f"USB {port.vid:04X}:{port.pid:04X}"})
     return found
 
 
@@ -38,8 +38,13 @@ def scan_joulescope() -> tuple[list[dict], str | None]:
         paths = driver.device_paths()
     finally:
         driver.finalize()
-    return [{"monitor": "joulescope", "spec": f"joulescope:{p.rsplit('/', 1)[-1]}", "serial": p.rsplit("/", 1)[-1],
-             "description": p.split("/")[1].upper(), "usb": "16D0"} for p in paths if "/js" in p], None
+    found = []
+    for path in paths:
+        if "/js" in path:
+            serial = path.rsplit("/", 1)[-1]
+            found.append({"monitor": "joulescope", "spec": f"joulescope:{serial}", "serial": serial,
+                          "description": path.split("/")[1].upper(), "usb": "via pyjoulescope_driver"})
+    return found, None
 
 
 def run(args) -> int:
@@ -52,7 +57,7 @@ def run(args) -> int:
         return 0
     print("attached:" if attached else "attached: none found")
     for m in attached:
-        print(f"  --monitor {m['spec']:<28} {m['description']} (USB {m['usb']}, serial {m['serial']})")
+        print(f"  --monitor {m['spec']:<28} {m['description']} ({m['usb']}, serial {m['serial']})")
     if note:
         print(f"  ({note})")
     print("virtual (on a virtual board):")

@@ -8,8 +8,7 @@ from ..analysis.energy import EnergyWindow, frame_window
 from .windows import Timed, WindowedRun
 
 EDGE_WAIT_S = 5.0  # wall time for the two edges to come through the monitor's stream (lag is < 1 s)
-WIRING_HINT = ("check the timestamp wire from the DUT's GPIO through the level shifter to the monitor's "
-               "timestamp input (LPM01A: D7)")
+
 
 
 class EnergyRun(WindowedRun):
@@ -28,7 +27,9 @@ class EnergyRun(WindowedRun):
         new = capture.edges_since(before)
         dropped = capture.dropped_between(new[0].index, new[-1].index) if len(new) >= 2 else 0
         window = frame_window(EnergyWindow(0, "", iterations, warmup, [], capture.rate_hz), new, dropped)
-        problem = "; ".join(window.problems + ([WIRING_HINT] if len(new) < 2 else [])) or None
+        hint = (f"check the timestamp wire from the DUT's GPIO through the level shifter to the monitor's "
+                f"{capture.monitor.capabilities.timestamp_input}")
+        problem = "; ".join(window.problems + ([hint] if len(new) < 2 else [])) or None
         return Timed(window.seconds if len(new) >= 2 else None, reply, {"window": window, "problem": problem})
 
     def record(self, index: int, name: str, data: bytes, iterations: int, timed: Timed, attempts: list) -> dict:

@@ -17,7 +17,7 @@ def _energy_lines(results: dict) -> list[str]:
     else:
         supply = f"external supply measured at {monitor.get('measured_voltage_mv', float('nan')):.1f} mV"
     firmware = f" {monitor['firmware']}" if monitor.get("firmware") else ""
-    lines = [f"  monitor {monitor.get('model')}{firmware}, {supply}, {monitor.get('rate_hz', 0):g} samples/s"]
+    lines = [f"  monitor {monitor.get('model')}{firmware}, {supply}, {monitor.get('rate_hz', 0):,.0f} samples/s"]
     if results.get("stimuli", {}).get("source") == "synthetic":
         lines.append("  inputs: synthetic (no --dataset given)")
     truth = "truth uJ" if any("truth_energy_uj" in w for w in results.get("windows", [])) else ""
