@@ -1,4 +1,5 @@
-"""tiny-runner demo: all four MLPerf Tiny benchmarks, performance and accuracy, on a virtual board.
+"""tiny-runner demo: all four MLPerf Tiny benchmarks on a virtual board, in performance,
+accuracy and energy mode (the emulated LPM01A behind the emulated interface board).
 
 Accuracy runs on small synthetic datasets (written next to the run directories): their labels
 are the reference model's own top-1 (ad01: anomalies by construction), so the figures show the
@@ -24,7 +25,7 @@ DEMO_AD_FRAMES = 20  # 16 windows per ad01 file instead of 196
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="measure kws, vww, ic and ad on a virtual board (performance + accuracy)")
+    p = sub.add_parser("demo", help="measure kws, vww, ic and ad on a virtual board (performance, accuracy, energy)")
     p.add_argument("--board", default="virtual-l4r5zi")
     p.add_argument("--model-dir", metavar="DIR", help="reference models (default: $TINY_RUNNER_MODEL_DIR)")
     p.add_argument("--out", default="runs", metavar="DIR")
@@ -50,7 +51,7 @@ def run(args) -> int:
             write_dataset(bench, data_dir, files, model.path, ad_frames=DEMO_AD_FRAMES)
         dataset = load_dataset(data_dir, bench)
         figures = {}
-        for mode in ("performance", "accuracy"):
+        for mode in ("performance", "accuracy", "energy"):
             request = MeasureRequest(
                 board=board, mode=mode, benchmark=bench, model=model, dataset=dataset if mode == "accuracy" else None,
                 runs_root=out, lab_speed=args.lab_speed, check_outputs=mode == "accuracy",
@@ -58,18 +59,21 @@ def run(args) -> int:
             figures[mode] = Session(request, progress).run()
         rows.append(figures)
     print()
-    print(f"{board.name}: MLPerf Tiny reference models on the virtual lab (latency modelled, outputs real)")
-    print(f"{'benchmark':<10} {'latency ms':>11} {'inf/s':>9} {'valid':>6}   accuracy on a synthetic set")
+    print(f"{board.name}: MLPerf Tiny reference models on the virtual lab (latency and power modelled, "
+          "outputs real)")
+    print(f"{'benchmark':<10} {'latency ms':>11} {'inf/s':>9} {'uJ/inf':>10} {'valid':>6}   "
+          "accuracy on a synthetic set")
     for figures in rows:
-        perf, acc = figures["performance"], figures["accuracy"]
+        perf, acc, energy = figures["performance"], figures["accuracy"], figures["energy"]
         if acc["benchmark"] == "ad01":
             quality = f"AUC {acc['auc']:.3f} over {acc['files']} files"
         else:
             quality = f"top-1 {acc['top1_pct']:.1f} % agreement over {acc['files']} files"
         check = acc["check_outputs"]
         quality += f", {check['mismatches']}/{check['checked']} outputs differ from host TFLM"
+        valid = perf["valid"] and energy["valid"]
         print(f"{perf['benchmark']:<10} {perf['median_latency_ms']:>11.3f} {perf['median_throughput_inf_per_s']:>9.3f} "
-              f"{'yes' if perf['valid'] else 'NO':>6}   {quality}")
+              f"{energy['median_energy_uj_per_inf']:>10.1f} {'yes' if valid else 'NO':>6}   {quality}")
     print(f"run directories are under {out}/")
     every_valid = all(figures[mode]["valid"] for figures in rows for mode in figures)
     return 0 if every_valid else ResultNotValid.exit_code
