@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,17 @@ def reference() -> Path:
             pytest.fail(f"reference data not found at {path} (set {REFERENCE_ENV})")
         pytest.skip(f"reference data not found at {path} (set {REFERENCE_ENV})")
     return path
+
+
+def require_tools(*names: str) -> None:
+    """Tests that build or run firmware need the C toolchains; CI installs them, so there a
+    missing tool fails the test instead of skipping it."""
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed (.ci/run installs it)"
+        if os.environ.get("TINY_RUNNER_REQUIRE_REFERENCE") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)
