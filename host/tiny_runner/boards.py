@@ -18,6 +18,7 @@ from .errors import BoardError
 
 BOARDS_ENV = "TINY_RUNNER_BOARDS"
 MODES = ("performance", "accuracy", "energy")
+FIRMWARE_PORTS = ("posix", "qemu-mps2-an386")  # folders under firmware/ports
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ SCHEMA: dict[str, Spec] = {
     "supply.default_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
     "supply.min_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
     "supply.max_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
+    "firmware.port": Spec(str, required=False, check=lambda v: v in FIRMWARE_PORTS,
+                          expect=f"one of {', '.join(FIRMWARE_PORTS)}"),
+    "firmware.qemu.machine": Spec(str, required=False, expect="a QEMU machine name (qemu-system-arm -M help)"),
+    "firmware.qemu.cpu": Spec(str, required=False, expect="a QEMU CPU name"),
+    "firmware.qemu.icount_shift": Spec(int, required=False, check=lambda v: 0 <= v <= 10,
+                                       expect="an integer 0..10 (each instruction takes 2^shift ns)"),
     "simulation.cycles_per_mac": Spec(_NUMBER, check=_positive, expect="cycles > 0"),
     "simulation.cycles_per_inference": Spec(_NUMBER, required=False, check=_non_negative, expect="cycles >= 0"),
     "simulation.boot_us": Spec(int, required=False, check=_non_negative, expect="microseconds >= 0"),
@@ -72,7 +79,9 @@ SCHEMA: dict[str, Spec] = {
     "simulation.calibrated_from.latency_ms": Spec(_NUMBER, check=_positive, expect="milliseconds > 0"),
     "simulation.calibrated_from.source": Spec(str, required=False),
 }
-_SECTIONS = {"uart", "dut", "supply", "simulation", "simulation.calibrated_from", "simulation.power"}
+_SECTIONS = {"uart", "dut", "supply", "firmware", "firmware.qemu", "simulation", "simulation.calibrated_from",
+             "simulation.power"}
+_QEMU_KEYS = ("machine", "cpu", "icount_shift")
 POWER_KEYS = ("boot_ma", "idle_ma", "uart_ma", "compute_ma")
 
 
@@ -109,6 +118,15 @@ class Board:
         return self.data.get("dut", {}).get("vendor_string", "unspecified")
 
     @property
+    def firmware_port(self) -> str | None:
+        """The port of tiny-runner's C firmware this board runs on this machine, if any."""
+        return self.data.get("firmware", {}).get("port")
+
+    @property
+    def qemu(self) -> dict | None:
+        return self.data.get("firmware", {}).get("qemu")
+
+    @property
     def simulation(self) -> dict:
         return self.data.get("simulation", {})
 
@@ -133,6 +151,7 @@ def validate(data: dict, source: Path) -> None:
     """Raise BoardError on the first problem, naming the file and the key."""
     flat = _flatten(data)
     virtual = data.get("virtual", False) is True
+    firmware = "firmware" in data
     for key, value in flat.items():
         if key in _SECTIONS:
             if not isinstance(value, dict):
@@ -146,9 +165,18 @@ def validate(data: dict, source: Path) -> None:
         if spec.check and not spec.check(value):
             raise BoardError(f"{source}: key '{key}': expected {spec.expect}, got {value!r}")
     for key, spec in SCHEMA.items():
-        needed = spec.required and (virtual or not key.startswith("simulation."))
+        # a board that runs the C firmware here is timed by it: no latency model to declare
+        needed = spec.required and (not key.startswith("simulation.") or (virtual and not firmware))
         if needed and key not in flat:
             raise BoardError(f"{source}: missing key '{key}' ({spec.expect or _kind_name(spec.kind)})")
+    if firmware and not virtual:
+        raise BoardError(f"{source}: [firmware] runs the image on this machine, so the board must set virtual = true")
+    if firmware and "firmware.port" not in flat:
+        raise BoardError(f"{source}: missing key 'firmware.port' (one of {', '.join(FIRMWARE_PORTS)})")
+    if flat.get("firmware.port") == "qemu-mps2-an386":
+        for key in (f"firmware.qemu.{name}" for name in _QEMU_KEYS):
+            if key not in flat:
+                raise BoardError(f"{source}: missing key '{key}' ({SCHEMA[key].expect})")
     if not virtual and "simulation" in data:
         raise BoardError(f"{source}: [simulation] is only for virtual boards (set virtual = true)")
     power = data.get("simulation", {}).get("power")

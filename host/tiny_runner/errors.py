@@ -109,6 +109,12 @@ class SessionFileError(TinyRunnerError):
     exit_code = 22
 
 
+class FirmwareBuildError(TinyRunnerError):
+    """The DUT firmware image could not be built (toolchain missing, compiler error)."""
+
+    exit_code = 23
+
+
 class UsageError(TinyRunnerError):
     """Options that contradict each other or values out of range."""
 

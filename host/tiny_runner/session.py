@@ -30,9 +30,11 @@ from .errors import (
     PortError,
     TinyRunnerError,
 )
+from .firmware_build import build_image
 from .golden import GoldenCheck
 from .lab.bench_process import BenchConfig
 from .lab.firmware import DEFAULT_PULSE_HOLD_US
+from .lab.firmware_dut import FirmwareDut, qemu_command
 from .lab.latency import LatencyModel
 from .lab.launcher import VirtualBench
 from .link import Link
@@ -175,7 +177,8 @@ class Session:
             self.lab = self._start_lab(baud)
             stack.callback(self._stop_lab)
             url = self.lab.url
-            log(f"virtual DUT started on {url} (speed x{req.lab_speed:g})")
+            log(f"{self.lab.what} started; the DUT's UART is {url}" if req.board.firmware_port
+                else f"virtual DUT started on {url} (speed x{req.lab_speed:g})")
         else:
             url = req.dut_url
         link = stack.enter_context(Link(url, baud, WireLog(self.run_dir.path / "wire.log", f"DUT at {url}")))
@@ -186,10 +189,12 @@ class Session:
         self.results["dut"] = {**self._handshake(dut, url), "baud": baud}
         return dut
 
-    def _start_lab(self, baud: int, monitor: str = "lpm01a", supply_mv: int = DEFAULT_SUPPLY_MV) -> VirtualBench:
+    def _start_lab(self, baud: int, monitor: str = "lpm01a", supply_mv: int = DEFAULT_SUPPLY_MV):
         req = self.req
         model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
         req.model = model
+        if req.board.firmware_port:
+            return self._start_firmware(baud, monitor, supply_mv)
         macs = model_info(model.path).macs
         inference_us = LatencyModel.from_board(req.board).inference_us(macs)
         energy = req.mode == "energy"
@@ -225,6 +230,37 @@ class Session:
             self.results["lab"].update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
         return VirtualBench(config, self.run_dir.path / "virtual-lab.log")
 
+    def _start_firmware(self, baud: int, monitor: str, supply_mv: int):
+        """Build (or find) the C firmware image for this board and model and start it: wired
+        straight to the host, or on the energy bench (QEMU only)."""
+        req, board, log = self.req, self.req.board, self.run_dir.log
+        energy = req.mode == "energy"
+        if energy and not board.qemu:
+            raise BoardError(f"{board.path}: energy runs need the QEMU port's energy bench; {board.name} measures "
+                             "performance and accuracy")
+        if energy and "power" not in board.simulation:
+            raise BoardError(f"{board.path}: energy runs on a virtual board need [simulation.power]")
+        mode = req.lab_firmware_mode or ("energy" if energy else "performance")
+        self.progress.message(f"building the {board.firmware_port} firmware for {req.benchmark.id} ({mode})")
+        image = build_image(board.firmware_port, req.model.path, req.benchmark.id, mode, board.vendor_string)
+        log(f"firmware image {image.path} ({'found built' if image.reused else 'built'}): text {image.text_bytes} "
+            f"(weights {image.weight_bytes}), data {image.data_bytes}, bss {image.bss_bytes} bytes")
+        self.results["lab"] = {"firmware": image.describe(), "faults": {}}
+        if board.qemu:
+            self.results["lab"]["qemu"] = {**board.qemu, "command": qemu_command(board.qemu, image.path, "pty")}
+        log_path = self.run_dir.path / "virtual-lab.log"
+        if not energy:
+            dut = FirmwareDut.qemu(board.qemu, image.path, log_path) if board.qemu else \
+                FirmwareDut.posix(image.path, log_path)
+            return dut
+        config = BenchConfig(
+            benchmark_id=req.benchmark.id, model_path=str(req.model.path), inference_us=0.0, mode=mode, baud=baud,
+            wiring="energy", power_ma=board.simulation["power"], monitor=monitor,
+            monitor_quirks=req.lab_monitor_quirks, supply_mv=supply_mv,
+            truth_path=str(self.run_dir.path / "lab-truth.jsonl"), qemu=board.qemu, image=str(image.path))
+        self.results["lab"].update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
+        return VirtualBench(config, log_path)
+
     def _connect_energy(self, stack: ExitStack) -> DutClient:
         """Monitor, relay, power, handshake through the relay, then the capture."""
         req, log = self.req, self.run_dir.log
@@ -235,7 +271,7 @@ class Session:
         relay_spec, fake_url = req.relay, None
         if req.uses_lab:
             fastest = kind.lab_samples_per_s / rate
-            if req.lab_speed > fastest:
+            if req.lab_speed > fastest and not req.board.firmware_port:
                 log(f"lab speed lowered from x{req.lab_speed:g} to x{fastest:g} so the emulated {kind.name} keeps "
                     f"up with {rate:,.0f} samples/s")
                 req.lab_speed = fastest
@@ -244,8 +280,9 @@ class Session:
             relay_spec, target = f"ifboard:{self.lab.ports['relay']}", self.lab.ports["monitor"]
             if kind.name == "joulescope":  # no port: the fake driver reaches the emulator at this URL
                 target, fake_url = None, target
+            dut = "the C firmware under QEMU" if req.board.firmware_port else f"speed x{req.lab_speed:g}"
             log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, {kind.name} "
-                f"{target or fake_url} (speed x{req.lab_speed:g})")
+                f"{target or fake_url} ({dut})")
         monitor_log = WireLog(self.run_dir.path / "monitor-wire.log", f"monitor {kind.name} {target or ''}")
         monitor = open_driver(kind, target, lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"),
                               fake_url=fake_url)
@@ -302,7 +339,8 @@ class Session:
         req, log = self.req, self.run_dir.log
         # A running board prints nothing; one that resets on open (or the lab's, just powered)
         # prints a banner, which then has the board's boot time to finish.
-        banner = dut.read_banner(req.board.boot_timeout_s, first_line_s=None if self.lab else _BANNER_LISTEN_S)
+        listen = None if self.lab and self.lab.banner_on_power_on else _BANNER_LISTEN_S
+        banner = dut.read_banner(req.board.boot_timeout_s, first_line_s=listen)
         log(f"banner: {banner.lines if banner else 'none (the DUT was already running)'}")
         vendor = None
         for attempt in range(1, _NAME_ATTEMPTS + 1):

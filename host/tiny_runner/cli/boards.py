@@ -23,9 +23,9 @@ def run(args) -> int:
         print(board.path.read_text(encoding="utf-8"), end="")
         return 0
     boards = all_boards()
-    print(f"{'name':<20} {'kind':<8} {'mcu':<14} {'core':<12} {'clock':>9}  description")
+    print(f"{'name':<20} {'kind':<8} {'mcu':<18} {'core':<12} {'clock':>9}  description")
     for b in boards:
-        kind = "virtual" if b.virtual else "real"
-        print(f"{b.name:<20} {kind:<8} {b.data['mcu']:<14} {b.data['core']:<12} {b.clock_hz / 1e6:>6g} MHz  "
+        kind = {"posix": "native", "qemu-mps2-an386": "qemu"}.get(b.firmware_port, "virtual" if b.virtual else "real")
+        print(f"{b.name:<20} {kind:<8} {b.data['mcu']:<18} {b.data['core']:<12} {b.clock_hz / 1e6:>6g} MHz  "
               f"{b.data.get('description', '')}")
     return 0

@@ -192,6 +192,13 @@ def build_request(args) -> MeasureRequest:
     given = [option for option, value in lab_options.items() if value is not None]
     if given and (args.dut is not None or not board.virtual):
         raise UsageError(f"{given[0]} configures the virtual lab; it has no effect with --dut or a real board")
+    emulated_only = [option for option in given if option not in ("--lab-firmware-mode", "--lab-monitor-quirk")]
+    if emulated_only and board.firmware_port:
+        raise UsageError(f"{emulated_only[0]} configures the emulated reference firmware; {board.name} runs the C "
+                         "firmware, timed by its own clock")
+    if args.mode == "energy" and board.firmware_port and not board.qemu:
+        raise UsageError(f"{board.name} measures performance and accuracy; energy runs need an energy bench "
+                         "(board qemu-m4, or a real board)")
     if args.lab_speed is not None and not args.lab_speed > 0:
         raise UsageError("--lab-speed must be > 0")
     if args.model and args.model_dir:

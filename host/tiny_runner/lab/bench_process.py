@@ -53,6 +53,8 @@ class BenchConfig:
     supply_mv: int = 1800  # the external supply a Joulescope measures (the others set their own)
     truth_path: str | None = None
     seed: int = 0
+    qemu: dict | None = None  # set: the DUT is this C firmware image under QEMU (lab.qemu_bench), not emulated
+    image: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -157,11 +159,11 @@ def serve(config: BenchConfig, control: bool = True) -> None:
     if energy:
         board = InterfaceBoard(endpoint, to_dut, dut_baud=config.relay_baud, firmware_baud=config.baud)
         dut_side.board = board
-        monitor = _monitor(config, bench)
+        monitor = emulated_monitor(config, bench)
         monitor.start()
-        _announce({"relay": endpoint.url, "monitor": getattr(monitor, "url", None) or monitor.path}, control)
+        announce({"relay": endpoint.url, "monitor": getattr(monitor, "url", None) or monitor.path}, control)
     else:
-        _announce({"dut": endpoint.url}, control)
+        announce({"dut": endpoint.url}, control)
         if config.boot_on_start and not isinstance(endpoint, TcpEndpoint):
             firmware.boot()
 
@@ -205,7 +207,7 @@ def serve(config: BenchConfig, control: bool = True) -> None:
     print(f"stats {json.dumps({'inferences_run': firmware.inferences_run})}", flush=True)
 
 
-def _monitor(config: BenchConfig, bench: Bench):
+def emulated_monitor(config: BenchConfig, bench: Bench):
     """The emulated instrument the host will talk to; a Joulescope sits in series with an
     external supply, so the bench's voltage is that supply's."""
     if config.monitor == "ppk2":
@@ -216,7 +218,7 @@ def _monitor(config: BenchConfig, bench: Bench):
     return lpm01a.Lpm01aEmulator(bench, quirks=lpm01a.Quirks.from_dict(config.monitor_quirks), seed=config.seed)
 
 
-def _announce(ports: dict, control: bool) -> None:
+def announce(ports: dict, control: bool) -> None:
     """`ready <json>` for the launcher; `ready <url>` (or one line per port) for a person."""
     if control:
         print(f"ready {json.dumps(ports)}", flush=True)
@@ -230,4 +232,10 @@ def _announce(ports: dict, control: bool) -> None:
 if __name__ == "__main__":
     # Ctrl-C reaches the whole process group; the runner decides when its lab stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    serve(BenchConfig(**json.loads(sys.argv[1])))
+    bench_config = BenchConfig(**json.loads(sys.argv[1]))
+    if bench_config.qemu:
+        from .qemu_bench import serve_qemu
+
+        serve_qemu(bench_config)
+    else:
+        serve(bench_config)

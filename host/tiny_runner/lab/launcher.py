@@ -20,6 +20,8 @@ class VirtualBench:
     straight to the host (`power_on()` boots it), {"relay": path, "monitor": path} on the
     energy bench (the monitor powers the DUT)."""
 
+    banner_on_power_on = True  # the host is listening before the DUT boots
+
     def __init__(self, config: BenchConfig, log_path: Path | None = None):
         self.config = config
         self.log_path = log_path

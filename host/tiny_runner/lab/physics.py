@@ -78,6 +78,13 @@ class Physics:
             self._breakpoint(start_us, self.profile.current(activity) * self.voltage_v)
             self._breakpoint(end_us, self._idle_power())
 
+    def level(self, t_us: float, activity: str) -> None:
+        """From t_us on the DUT does `activity` until told otherwise: for a DUT that reports
+        its own changes (the C firmware under QEMU) rather than spans of known length."""
+        with self._lock:
+            if self.powered:
+                self._breakpoint(t_us, self.profile.current(activity) * self.voltage_v)
+
     def set_power(self, on: bool, t_us: float) -> None:
         with self._lock:
             self.powered = on

@@ -9,6 +9,7 @@ energy monitor's timestamp edges (energy), by implementing `timed()` and `record
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from .. import rules
@@ -52,6 +53,18 @@ class WindowedRun(Procedure):
         # ad01 files hold many windows; these modes send window 0 of each
         return [(e.file, dataset.read(e)[: bench.input_bytes]) for e in dataset.entries[: rules.WINDOWS]]
 
+    slowdown = 1.0  # host seconds per DUT second, at least 1: an emulated DUT's clock may run slow
+
+    def measured(self, iterations: int, warmup: int, timeout_s: float) -> Timed:
+        """timed(), learning from the probes how much host time a DUT second takes, so reply
+        timeouts also hold for a DUT whose time runs slower than the host's (an emulator)."""
+        start = time.monotonic()
+        timed = self.timed(iterations, warmup, timeout_s)
+        if timed.seconds:
+            host_s = time.monotonic() - start
+            self.slowdown = max(self.slowdown, host_s / (timed.seconds * (iterations + warmup) / iterations))
+        return timed
+
     def run(self) -> None:
         stimuli = self.stimuli()
         windows = self.results.setdefault("windows", [])
@@ -75,7 +88,7 @@ class WindowedRun(Procedure):
         iterations, warmup, timeout = 1, self.req.warmup, FIRST_PROBE_TIMEOUT_S
         probes = []
         while True:
-            timed = self.timed(iterations, warmup, timeout)
+            timed = self.measured(iterations, warmup, timeout)
             if timed.seconds is None:
                 raise ProtocolError(f"calibration probe 'infer {iterations} {warmup}' could not be timed: "
                                     f"{timed.details.get('problem', 'no timing')}")
@@ -90,7 +103,7 @@ class WindowedRun(Procedure):
                     f"{iterations} inferences took no time on the {self.mode} time base; check the firmware's "
                     "timestamp (th_timestamp: its microsecond timer, or its GPIO pulse)"
                 )
-            timeout = rules.infer_timeout_s(seconds * following / iterations)
+            timeout = rules.infer_timeout_s(seconds * following / iterations * self.slowdown)
             iterations, warmup = following, 0
         latency_s = seconds / iterations
         chosen = rules.iterations_for(latency_s, self.req.target_window_s)
@@ -110,7 +123,7 @@ class WindowedRun(Procedure):
         fixed = self.req.iterations is not None
         while True:
             expected = (iterations + self.req.warmup) * latency_s
-            timed = self.timed(iterations, self.req.warmup, rules.infer_timeout_s(expected))
+            timed = self.timed(iterations, self.req.warmup, rules.infer_timeout_s(expected * self.slowdown))
             attempts.append({"inferences": iterations, "seconds": timed.seconds})
             short = timed.seconds is not None and timed.seconds < rules.MIN_WINDOW_S
             if not short or fixed or len(attempts) > rules.MAX_WINDOW_RETRIES:

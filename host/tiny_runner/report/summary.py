@@ -5,6 +5,9 @@ from __future__ import annotations
 
 def _where(results: dict) -> str:
     dut = results.get("dut") or {}
+    firmware = results.get("lab", {}).get("firmware")
+    if dut.get("virtual") and firmware:
+        return f"C firmware, {firmware['port']} port"
     if dut.get("virtual"):
         return f"virtual DUT, lab speed x{results.get('lab', {}).get('speed', 0):g}"
     return dut.get("url", "?")

@@ -1,0 +1,123 @@
+"""A DUT running tiny-runner's C firmware (firmware/) on this machine, wired straight to the
+host: the POSIX port as a native process, or the Cortex-M4 image under QEMU.
+
+Both expose the DUT's UART as a pseudo-terminal the runner opens like any serial port. The
+image boots as soon as it starts, so the banner usually goes out before the host opens the
+port (as with a board that was already running): the handshake does not rely on it. QEMU
+also holds back host bytes for up to a second until it notices the pty was opened; the
+handshake's `name` retries cover that.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import subprocess
+import time
+from pathlib import Path
+
+from ..errors import LabError
+
+_START_TIMEOUT_S = 20.0
+_PTY_LINE = re.compile(r"char device redirected to (\S+) \(label serial0\)")
+
+
+def qemu_command(qemu: dict, image: Path, uart0: str, uart1: str = "null") -> list[str]:
+    """The QEMU command line for a board's [firmware.qemu] table. With -icount every
+    instruction takes 2^shift ns of virtual time, which the firmware's timer measures."""
+    return [
+        "qemu-system-arm", "-M", qemu["machine"], "-cpu", qemu["cpu"], "-display", "none", "-monitor", "none",
+        "-icount", f"shift={qemu['icount_shift']}", "-semihosting-config", "enable=on,target=native",
+        "-kernel", str(image), "-serial", uart0, "-serial", uart1,
+    ]
+
+
+def end_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within timeout_s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class FirmwareDut:
+    """The running image; the same face as the virtual bench for directly wired runs."""
+
+    banner_on_power_on = False  # it booted before the host could listen
+
+    def __init__(self, command: list[str], log_path: Path, pty_pattern: re.Pattern, what: str):
+        self.command = command
+        self.what = what
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self._log.write((" ".join(command) + "\n").encode())
+        self._log.flush()
+        try:
+            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
+        except OSError as exc:
+            self._log.close()
+            raise LabError(f"cannot start {what}: {exc.strerror}: {command[0]}") from None
+        self.ports = {"dut": self._wait_for_pty(pty_pattern)}
+        self.stats: dict = {}
+
+    @classmethod
+    def posix(cls, image: Path, log_path: Path) -> "FirmwareDut":
+        return cls([str(image)], log_path, re.compile(r"ready (\S+)"), "the native firmware")
+
+    @classmethod
+    def qemu(cls, qemu: dict, image: Path, log_path: Path) -> "FirmwareDut":
+        return cls(qemu_command(qemu, image, "pty"), log_path, _PTY_LINE, "QEMU")
+
+    @property
+    def url(self) -> str:
+        return self.ports["dut"]
+
+    def _wait_for_pty(self, pattern: re.Pattern) -> str:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self._proc.stdout], [], [], 0.5)
+            if not ready:
+                continue
+            line = self._proc.stdout.readline()
+            if not line:
+                break
+            self._log.write(line)
+            self._log.flush()
+            match = pattern.search(line.decode(errors="replace"))
+            if match:
+                return match.group(1)
+        self.stop()
+        raise LabError(f"{self.what} did not start ({self.exit_description()}); see {self.log_path}")
+
+    def power_on(self) -> None:
+        """Already running: the image boots when the process starts."""
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def exit_description(self) -> str:
+        code = self._proc.poll()
+        if code is None:
+            return "still running"
+        return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+    def failure(self) -> LabError | None:
+        if self.alive():
+            return None
+        return LabError(f"{self.what} stopped ({self.exit_description()}); see {self.log_path}")
+
+    def stop(self) -> None:
+        end_process(self._proc)
+        for stream in (self._proc.stdin, self._proc.stdout):
+            stream.close()
+        if not self._log.closed:
+            self._log.close()
+
+    def __enter__(self) -> "FirmwareDut":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
