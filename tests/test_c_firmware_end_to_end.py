@@ -141,6 +141,14 @@ def test_qemu_performance_is_deterministic_and_exact(cli, qemu_cache, tmp_path, 
     assert first["check_outputs"]["mismatches"] == 0
 
 
+@pytest.mark.parametrize("bench", ["vww01", "ic01", "ic02"])
+def test_qemu_results_of_the_other_models_are_exact(cli, qemu_cache, tmp_path, reference, bench):
+    data, run_dir = measure(cli, qemu_cache, tmp_path, "qemu-m4", "-b", bench, "--iterations", "1", "--warmup", "0",
+                            code=3)
+    expected = predicted_lines(bench, [raw for _, raw in performance_stimuli(get_benchmark(bench))])
+    assert distinct_in_order(printed_lines(run_dir)) == expected
+
+
 def test_qemu_energy_matches_the_physics(cli, qemu_cache, tmp_path, reference):
     data, run_dir = measure(cli, qemu_cache, tmp_path, "qemu-m4", "-b", "ad", "--mode", "energy",
                             "--iterations", "100", code=3)

@@ -245,14 +245,14 @@ class Session:
         image = build_image(board.firmware_port, req.model.path, req.benchmark.id, mode, board.vendor_string)
         log(f"firmware image {image.path} ({'found built' if image.reused else 'built'}): text {image.text_bytes} "
             f"(weights {image.weight_bytes}), data {image.data_bytes}, bss {image.bss_bytes} bytes")
-        self.results["lab"] = {"firmware": image.describe(), "faults": {}}
+        self.results["lab"] = {"firmware": image.describe()}
         if board.qemu:
             self.results["lab"]["qemu"] = {**board.qemu, "command": qemu_command(board.qemu, image.path, "pty")}
         log_path = self.run_dir.path / "virtual-lab.log"
         if not energy:
-            dut = FirmwareDut.qemu(board.qemu, image.path, log_path) if board.qemu else \
-                FirmwareDut.posix(image.path, log_path)
-            return dut
+            if board.qemu:
+                return FirmwareDut.qemu(board.qemu, image.path, log_path)
+            return FirmwareDut.posix(image.path, log_path)
         config = BenchConfig(
             benchmark_id=req.benchmark.id, model_path=str(req.model.path), inference_us=0.0, mode=mode, baud=baud,
             wiring="energy", power_ma=board.simulation["power"], monitor=monitor,
