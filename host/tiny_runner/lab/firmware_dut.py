@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import LabError
+from .launcher import describe_exit, end_process
 
 _START_TIMEOUT_S = 20.0
 _PTY_LINE = re.compile(r"char device redirected to (\S+) \(label serial0\)")
@@ -30,17 +31,6 @@ def qemu_command(qemu: dict, image: Path, uart0: str, uart1: str = "null") -> li
         "-icount", f"shift={qemu['icount_shift']}", "-semihosting-config", "enable=on,target=native",
         "-kernel", str(image), "-serial", uart0, "-serial", uart1,
     ]
-
-
-def end_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it has not gone within timeout_s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class FirmwareDut:
@@ -99,10 +89,7 @@ class FirmwareDut:
         return self._proc.poll() is None
 
     def exit_description(self) -> str:
-        code = self._proc.poll()
-        if code is None:
-            return "still running"
-        return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return describe_exit(self._proc)
 
     def failure(self) -> LabError | None:
         if self.alive():

@@ -15,6 +15,27 @@ from .bench_process import BenchConfig
 _START_TIMEOUT_S = 60.0  # loading a model into TFLM takes well under a second; be generous on slow CI
 
 
+def describe_exit(proc: subprocess.Popen) -> str:
+    """How a child process ended, in words, or that it has not."""
+    code = proc.poll()
+    if code is None:
+        return "still running"
+    if code < 0:
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def end_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within timeout_s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class VirtualBench:
     """A virtual bench process. `ports` names what to open: {"dut": url} when the DUT is wired
     straight to the host (`power_on()` boots it), {"relay": path, "monitor": path} on the
@@ -68,12 +89,7 @@ class VirtualBench:
         return self._proc.poll() is None
 
     def exit_description(self) -> str:
-        code = self._proc.poll()
-        if code is None:
-            return "still running"
-        if code < 0:
-            return f"killed by signal {-code}"
-        return f"exit code {code}"
+        return describe_exit(self._proc)
 
     def failure(self) -> LabError | None:
         """A LabError describing the crash if the process died, else None."""

@@ -28,8 +28,9 @@ from pathlib import Path
 from energy_monitor.emulators.pty_port import PtyPort
 
 from .bench_process import Bench, BenchConfig, announce, emulated_monitor
-from .firmware_dut import end_process, qemu_command
+from .firmware_dut import qemu_command
 from .ifboard import InterfaceBoard
+from .launcher import end_process
 from .physics import Physics, PowerProfile
 
 TICKS_PER_US = 25  # CMSDK TIMER0 runs at the 25 MHz system clock
