@@ -134,7 +134,9 @@ def test_a_crashing_virtual_dut_is_a_lab_error_not_a_crashed_runner(cli, tmp_pat
 def test_interrupted_run_keeps_finished_windows(tmp_path, reference):
     proc = subprocess.Popen([sys.executable, "-m", "tiny_runner", "measure", "--board", BOARD, "-b", "kws",
                              "--out", str(tmp_path), "--lab-speed", "4", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a shell's background job would start with Ctrl-C ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     windows = None
     while time.monotonic() < deadline:

@@ -231,9 +231,10 @@ def test_energy_build_reports_pin_activity_and_heartbeats_on_uart1(image, kws_sa
     assert ticks[-1] - beats[-1] < HEARTBEAT_TICKS
 
     # waits: I (waiting for input) and B (busy again) alternate, the pin moves only while busy,
-    # and both inference pulses fall in one busy stretch: the one that runs `infer`
+    # and both inference pulses fall in one busy stretch: the one that runs `infer` (QEMU may be
+    # stopped while the core is awake, after a last B)
     activity = "".join(letter for letter, _ in events if letter != "T")
-    assert re.fullmatch(r"LHI(?:B(?:LH)*I)*", activity), activity[-200:]
+    assert re.fullmatch(r"LHI(?:B(?:LH)*I)*B?", activity), activity[-200:]
     assert "BLHLHI" in activity
 
 
