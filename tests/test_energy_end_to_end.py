@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
+from tiny_runner.boards import load_board
 from tiny_runner.capture import read_capture
 
 BOARD = "virtual-l4r5zi"
 
 
 def real_board(folder: Path, name: str) -> dict:
-    """A real board's descriptor in its own folder; the env that makes tiny-runner find it."""
+    """A copy of the packaged NUCLEO-L4R5ZI descriptor under another name, in its own folder; the
+    env that makes tiny-runner find it."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.toml").write_text(
-        f'name = "{name}"\nvendor = "x"\nmcu = "STM32L4R5ZI"\ncore = "Cortex-M4F"\nclock_hz = 120000000\n'
-        'flash_bytes = 2097152\nram_bytes = 655360\n'
-        '[uart]\nperformance_baud = 115200\naccuracy_baud = 115200\nenergy_baud = 9600\n')
+    packaged = load_board("nucleo-l4r5zi").path.read_text(encoding="utf-8")
+    (folder / f"{name}.toml").write_text(packaged.replace('name = "nucleo-l4r5zi"', f'name = "{name}"'))
     return {"TINY_RUNNER_BOARDS": str(folder)}
 
 

@@ -8,6 +8,7 @@ first. A malformed file is rejected naming the file, the key and what was expect
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import BoardError
+
+VID_PID = re.compile(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}")
 
 BOARDS_ENV = "TINY_RUNNER_BOARDS"
 MODES = ("performance", "accuracy", "energy")
@@ -37,6 +40,14 @@ def _non_negative(v) -> bool:
     return v >= 0
 
 
+def _strings(v) -> bool:
+    return bool(v) and all(isinstance(item, str) and item.strip() for item in v)
+
+
+def _vid_pids(v) -> bool:
+    return bool(v) and all(isinstance(item, str) and VID_PID.fullmatch(item) for item in v)
+
+
 _NUMBER = (int, float)
 SCHEMA: dict[str, Spec] = {
     "name": Spec(str, expect="the board name, equal to the file name without .toml"),
@@ -47,7 +58,23 @@ SCHEMA: dict[str, Spec] = {
     "clock_hz": Spec(int, check=_positive, expect="a positive integer (Hz)"),
     "flash_bytes": Spec(int, check=_positive, expect="a positive integer"),
     "ram_bytes": Spec(int, check=_positive, expect="a positive integer"),
+    "flash_base": Spec(int, required=False, check=_non_negative,
+                       expect="the address where flash starts, an integer such as 0x0800_0000"),
     "virtual": Spec(bool, required=False),
+    "sources": Spec(list, required=False, check=_strings,
+                    expect="a list of strings naming the documents the facts come from"),
+    "programming.pyocd_target": Spec(str, required=False,
+                                     expect="a pyocd target type (`pyocd list --targets`, or a CMSIS pack device)"),
+    "programming.needs_pack": Spec(bool, required=False),
+    "programming.pack": Spec(str, required=False, expect="the CMSIS pack naming the target, e.g. Keil.STM32L4xx_DFP"),
+    "programming.probe": Spec(str, required=False, expect="the on-board debug probe, e.g. ST-LINK/V2-1"),
+    "usb.vid_pid": Spec(list, required=False, check=_vid_pids,
+                        expect='a list of "VVVV:PPPP" hex strings (the serial port\'s USB IDs)'),
+    "usb.description": Spec(str, required=False, expect="text in the serial port's USB description"),
+    "timestamp.pin": Spec(str, required=False, expect="the MCU pin driving the timestamp line, e.g. PF13"),
+    "timestamp.header": Spec(str, required=False, expect="where the pin is on the board, e.g. Arduino D7"),
+    "published.system_ids": Spec(list, required=False, check=_strings,
+                                 expect="a list of system_id values of the published results table"),
     "uart.performance_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
     "uart.accuracy_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
     "uart.energy_baud": Spec(int, required=False, check=_positive, expect="a positive integer (baud)"),
@@ -80,7 +107,11 @@ SCHEMA: dict[str, Spec] = {
     "simulation.calibrated_from.source": Spec(str, required=False),
 }
 _SECTIONS = {"uart", "dut", "supply", "firmware", "firmware.qemu", "simulation", "simulation.calibrated_from",
-             "simulation.power"}
+             "simulation.power", "programming", "usb", "timestamp", "published"}
+# What a lab needs to program, find, wire and power a real board: required unless virtual.
+REAL_BOARD_KEYS = ("flash_base", "sources", "programming.pyocd_target", "programming.needs_pack",
+                   "programming.probe", "uart.energy_baud", "usb.vid_pid", "timestamp.pin", "supply.min_mv",
+                   "supply.max_mv")
 _QEMU_KEYS = ("machine", "cpu", "icount_shift")
 POWER_KEYS = ("boot_ma", "idle_ma", "uart_ma", "compute_ma")
 
@@ -127,6 +158,28 @@ class Board:
         return self.data.get("firmware", {}).get("qemu")
 
     @property
+    def flash_base(self) -> int:
+        return self.data.get("flash_base", 0)
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.data["flash_bytes"]
+
+    @property
+    def programming(self) -> dict:
+        return self.data.get("programming", {})
+
+    @property
+    def usb_ids(self) -> list[tuple[int, int]]:
+        """The (VID, PID) pairs the board's serial port enumerates with."""
+        pairs = (item.split(":") for item in self.data.get("usb", {}).get("vid_pid", []))
+        return [(int(vid, 16), int(pid, 16)) for vid, pid in pairs]
+
+    @property
+    def timestamp(self) -> dict:
+        return self.data.get("timestamp", {})
+
+    @property
     def simulation(self) -> dict:
         return self.data.get("simulation", {})
 
@@ -169,6 +222,15 @@ def validate(data: dict, source: Path) -> None:
         needed = spec.required and (not key.startswith("simulation.") or (virtual and not firmware))
         if needed and key not in flat:
             raise BoardError(f"{source}: missing key '{key}' ({spec.expect or _kind_name(spec.kind)})")
+    if not virtual:
+        for key in REAL_BOARD_KEYS:
+            if key not in flat:
+                spec = SCHEMA[key]
+                raise BoardError(f"{source}: missing key '{key}' ({spec.expect or _kind_name(spec.kind)}; "
+                                 "every real board declares it)")
+        if flat["programming.needs_pack"] and "programming.pack" not in flat:
+            raise BoardError(f"{source}: missing key 'programming.pack' ({SCHEMA['programming.pack'].expect}; "
+                             "programming.needs_pack is true)")
     if firmware and not virtual:
         raise BoardError(f"{source}: [firmware] runs the image on this machine, so the board must set virtual = true")
     if firmware and "firmware.port" not in flat:
@@ -194,8 +256,8 @@ def validate(data: dict, source: Path) -> None:
 
 def _kind_name(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join({"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false"}[k.__name__]
-                       for k in kinds)
+    names = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false", "list": "a list"}
+    return " or ".join(names[k.__name__] for k in kinds)
 
 
 def _search_dirs() -> list[Path]:

@@ -23,9 +23,23 @@ def run(args) -> int:
         print(board.path.read_text(encoding="utf-8"), end="")
         return 0
     boards = all_boards()
-    print(f"{'name':<20} {'kind':<8} {'mcu':<18} {'core':<12} {'clock':>9}  description")
+    print(f"{'name':<20} {'kind':<8} {'mcu':<22} {'core':<12} {'clock':>9} {'flash':>9} {'RAM':>8}  programmed with")
     for b in boards:
         kind = {"posix": "native", "qemu-mps2-an386": "qemu"}.get(b.firmware_port, "virtual" if b.virtual else "real")
-        print(f"{b.name:<20} {kind:<8} {b.data['mcu']:<18} {b.data['core']:<12} {b.clock_hz / 1e6:>6g} MHz  "
-              f"{b.data.get('description', '')}")
+        print(f"{b.name:<20} {kind:<8} {b.data['mcu']:<22} {b.data['core']:<12} {b.clock_hz / 1e6:>5g} MHz "
+              f"{_size(b.flash_bytes):>9} {_size(b.data['ram_bytes']):>8}  {_programmed_with(b)}")
     return 0
+
+
+def _size(n: int) -> str:
+    return f"{n // 1024 ** 2} MiB" if n % 1024 ** 2 == 0 else f"{n / 1024:g} KiB"
+
+
+def _programmed_with(board) -> str:
+    if board.firmware_port:
+        return "tiny-runner flash (installs the image)"
+    if board.virtual:
+        return "nothing (emulated reference firmware)"
+    prog = board.programming
+    pack = f" + {prog['pack']}" if prog.get("needs_pack") else ""
+    return f"{prog['probe']}, pyocd {prog['pyocd_target']}{pack}"
