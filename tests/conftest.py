@@ -48,6 +48,12 @@ def model_dir_env(monkeypatch):
     monkeypatch.setenv("TINY_RUNNER_MODEL_DIR", str(reference_path()))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_board_state(tmp_path_factory):
+    """Images installed by `tiny-runner flash` on this machine's boards stay out of the tests."""
+    os.environ["TINY_RUNNER_STATE"] = str(tmp_path_factory.mktemp("state"))
+
+
 @dataclass
 class CliResult:
     code: int

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+from serial.tools import list_ports
+
 from tiny_runner.cli import main
-from tiny_runner.cli import monitors as monitors_cli
 
 
 def port(device, vid, pid, serial="X1", description="dev"):
@@ -18,7 +19,7 @@ def test_serial_monitors_are_matched_by_vid_pid(monkeypatch, capsys):
              port("/dev/ttyACM1", 0x1915, 0xC00A, "C1E2", "PPK2"),
              port("/dev/ttyACM2", 0x0483, 0x374B, "066D", "STLink Virtual COM Port"),  # a Nucleo, not a monitor
              port("/dev/ttyS0", None, None)]
-    monkeypatch.setattr(monitors_cli.list_ports, "comports", lambda: ports)
+    monkeypatch.setattr(list_ports, "comports", lambda: ports)
     assert main(["monitors", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     attached = {m["spec"]: m for m in data["attached"]}
@@ -38,7 +39,7 @@ def test_joulescopes_come_from_the_driver(monkeypatch, capsys):
     import pyjoulescope_driver
 
     monkeypatch.setattr(pyjoulescope_driver, "Driver", Driver)
-    monkeypatch.setattr(monitors_cli.list_ports, "comports", lambda: [])
+    monkeypatch.setattr(list_ports, "comports", lambda: [])
     main(["monitors"])
     out = capsys.readouterr().out
     assert "--monitor joulescope:004079" in out and "JS220" in out and "--monitor joulescope:000123" in out

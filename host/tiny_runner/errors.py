@@ -115,6 +115,42 @@ class FirmwareBuildError(TinyRunnerError):
     exit_code = 23
 
 
+class FlashImageError(TinyRunnerError):
+    """An image that cannot be read as ELF, Intel HEX or raw binary, or is not for this board."""
+
+    exit_code = 24
+
+
+class ImageDoesNotFit(TinyRunnerError):
+    """The image is larger than the board's flash or writes outside it."""
+
+    exit_code = 25
+
+
+class NoProbe(TinyRunnerError):
+    """No debug probe is attached (or none matches --probe)."""
+
+    exit_code = 26
+
+
+class SeveralProbes(TinyRunnerError):
+    """More than one debug probe matches and none was chosen."""
+
+    exit_code = 27
+
+
+class TargetNotSupported(TinyRunnerError):
+    """pyocd cannot program the board's target: unknown target type, or its CMSIS pack is missing."""
+
+    exit_code = 28
+
+
+class FlashFailed(TinyRunnerError):
+    """Connecting to the target, erasing, programming or verifying failed (or pyocd is not installed)."""
+
+    exit_code = 29
+
+
 class UsageError(TinyRunnerError):
     """Options that contradict each other or values out of range."""
 
@@ -125,3 +161,9 @@ class Interrupted(TinyRunnerError):
     """The user stopped the run (Ctrl-C / SIGTERM)."""
 
     exit_code = 130
+
+
+class DetectionError(TinyRunnerError):
+    """The board's port could not be found: no port, or several, with its USB ID and name."""
+
+    exit_code = 30

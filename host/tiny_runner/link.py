@@ -7,6 +7,7 @@ it moves bytes, splits lines on LF (dropping one trailing CR), and records both 
 
 from __future__ import annotations
 
+import re
 import time
 
 import serial
@@ -27,7 +28,7 @@ class Link:
         try:
             self._port = serial.serial_for_url(url, baudrate=baud, timeout=_POLL_S, write_timeout=10)
         except (serial.SerialException, ValueError, OSError) as exc:
-            raise PortError(f"cannot open port {url}: {_reason(exc)}") from None
+            raise PortError(f"cannot open port {url}: {_open_reason(exc, url)}") from None
         if wire_log:
             wire_log.note(f"opened {url} at {baud} baud")
 
@@ -104,6 +105,12 @@ class Link:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _open_reason(exc: BaseException, url: str) -> str:
+    """pyserial says "[Errno 2] could not open port X: [Errno 2] No such file ..."; keep the cause."""
+    own_words = re.compile(rf"^(\[Errno -?\d+\] )?could not open port '?{re.escape(url)}'?: ", re.IGNORECASE)
+    return own_words.sub("", _reason(exc))
 
 
 def _reason(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from .errors import DutTimeout, ProtocolError, UsageError
 from .link import Link
 
 DUT_PREFIX = "[dut]: "
+HOST_BAUD = 115_200  # host side of both pass-through boards
 _BOARD_TIMEOUT_S = 5.0
 _SETBAUD_REBOOT_S = 3.0  # the interface board writes its flash and reboots after setbaud
 
@@ -54,6 +55,8 @@ class RelayLink:
 class PassThroughBoard:
     kind = "relay"
     db_chunk_bytes = 38
+    USB_IDS: tuple[tuple[int, int], ...] = ()  # (VID, PID) of its USB serial port
+    NAME: str | None = None  # its reply to `name%`, when known
 
     def __init__(self, link: Link, log=None):
         self.link = link
@@ -102,6 +105,7 @@ class InterfaceBoard(PassThroughBoard):
 
     kind = "ifboard"
     NAME = "tinyML Enhanced Interface Board"
+    USB_IDS = ((0x0483, 0x374E),)  # the STM32H573I-DK's STLINK-V3 virtual COM port
 
     def identify(self) -> str:
         lines = self._command("name")
@@ -136,6 +140,8 @@ class IoManager(PassThroughBoard):
 
     kind = "ioman"
     db_chunk_bytes = 28
+    # Arduino Uno (Arduino LLC and Arduino SRL IDs), as in the official runner's devices.yaml
+    USB_IDS = ((0x2341, 0x0043), (0x2341, 0x0001), (0x2A03, 0x0043), (0x2A03, 0x0243))
 
     def identify(self) -> str:
         lines = self._command("name")

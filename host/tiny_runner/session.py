@@ -32,6 +32,7 @@ from .errors import (
 )
 from .firmware_build import build_image
 from .golden import GoldenCheck
+from .installed_image import installed_image
 from .lab.bench_process import BenchConfig
 from .lab.firmware import DEFAULT_PULSE_HOLD_US
 from .lab.firmware_dut import FirmwareDut, qemu_command
@@ -42,7 +43,7 @@ from .modelinfo import model_info
 from .models import ResolvedModel, resolve_model
 from .monitors import open_driver, parse_spec
 from .progress import Progress
-from .relay import open_relay
+from .relay import HOST_BAUD, open_relay
 from .report.plots import plot_energy_run
 from .report.results import finalise, results_txt
 from .rules import DEFAULT_TARGET_WINDOW_S
@@ -51,7 +52,7 @@ from .wirelog import WireLog
 
 DEFAULT_LAB_SPEED = 100.0
 DEFAULT_SUPPLY_MV = 1800  # what most published LPM01A results used
-RELAY_BAUD = 115_200  # host side of both pass-through boards
+RELAY_BAUD = HOST_BAUD
 _NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
 _NAME_TIMEOUT_S = 2.0
 _BANNER_LISTEN_S = 0.5  # how long a real DUT gets to start a banner before the host asks its name
@@ -63,6 +64,7 @@ class MeasureRequest:
     mode: str  # "performance", "accuracy" or "energy"
     benchmark: Benchmark | None = None  # None: take it from the DUT's `profile` reply
     dut_url: str | None = None  # None on a virtual board: the lab starts its own DUT
+    dut_found_by: str | None = None  # how detection chose dut_url, when the user did not name it
     baud: int | None = None  # None: the board descriptor's rate for this mode
     dataset: Dataset | None = None
     limit: int | None = None
@@ -181,12 +183,16 @@ class Session:
                 else f"virtual DUT started on {url} (speed x{req.lab_speed:g})")
         else:
             url = req.dut_url
+            if req.dut_found_by:
+                log(req.dut_found_by)
         link = stack.enter_context(Link(url, baud, WireLog(self.run_dir.path / "wire.log", f"DUT at {url}")))
         log(f"opened {url} at {baud} baud")
         if self.lab:
             self.lab.power_on()
         dut = DutClient(link, db_chunk_bytes=req.board.db_chunk_bytes)
         self.results["dut"] = {**self._handshake(dut, url), "baud": baud}
+        if req.dut_found_by:
+            self.results["dut"]["found_by"] = req.dut_found_by
         return dut
 
     def _start_lab(self, baud: int, monitor: str = "lpm01a", supply_mv: int = DEFAULT_SUPPLY_MV):
@@ -241,23 +247,33 @@ class Session:
         if energy and "power" not in board.simulation:
             raise BoardError(f"{board.path}: energy runs on a virtual board need [simulation.power]")
         mode = req.lab_firmware_mode or ("energy" if energy else "performance")
-        self.progress.message(f"building the {board.firmware_port} firmware for {req.benchmark.id} ({mode})")
-        image = build_image(board.firmware_port, req.model.path, req.benchmark.id, mode, board.vendor_string)
-        log(f"firmware image {image.path} ({'found built' if image.reused else 'built'}): text {image.text_bytes} "
-            f"(weights {image.weight_bytes}), data {image.data_bytes}, bss {image.bss_bytes} bytes")
-        self.results["lab"] = {"firmware": image.describe()}
+        installed = installed_image(board)
+        if installed:
+            # like a real board, it runs what was flashed; the handshake checks its mode and model
+            image_path = installed.path
+            log(f"firmware image {installed.path}, installed by `tiny-runner flash` on {installed.installed} from "
+                f"{installed.source} (sha256 {installed.sha256})")
+            self.results["lab"] = {"firmware": {"port": board.firmware_port, "installed": installed.describe()}}
+        else:
+            self.progress.message(f"building the {board.firmware_port} firmware for {req.benchmark.id} ({mode})")
+            image = build_image(board.firmware_port, req.model.path, req.benchmark.id, mode, board.vendor_string)
+            image_path = image.path
+            log(f"firmware image {image.path} ({'found built' if image.reused else 'built'}): text "
+                f"{image.text_bytes} (weights {image.weight_bytes}), data {image.data_bytes}, bss {image.bss_bytes} "
+                "bytes")
+            self.results["lab"] = {"firmware": image.describe()}
         if board.qemu:
-            self.results["lab"]["qemu"] = {**board.qemu, "command": qemu_command(board.qemu, image.path, "pty")}
+            self.results["lab"]["qemu"] = {**board.qemu, "command": qemu_command(board.qemu, image_path, "pty")}
         log_path = self.run_dir.path / "virtual-lab.log"
         if not energy:
             if board.qemu:
-                return FirmwareDut.qemu(board.qemu, image.path, log_path)
-            return FirmwareDut.posix(image.path, log_path)
+                return FirmwareDut.qemu(board.qemu, image_path, log_path)
+            return FirmwareDut.posix(image_path, log_path)
         config = BenchConfig(
             benchmark_id=req.benchmark.id, model_path=str(req.model.path), inference_us=0.0, mode=mode, baud=baud,
             wiring="energy", power_ma=board.simulation["power"], monitor=monitor,
             monitor_quirks=req.lab_monitor_quirks, supply_mv=supply_mv,
-            truth_path=str(self.run_dir.path / "lab-truth.jsonl"), qemu=board.qemu, image=str(image.path))
+            truth_path=str(self.run_dir.path / "lab-truth.jsonl"), qemu=board.qemu, image=str(image_path))
         self.results["lab"].update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
         return VirtualBench(config, log_path)
 

@@ -8,9 +8,9 @@ import sys
 
 from .. import __version__
 from ..errors import TinyRunnerError
-from . import analyze, boards, codegen, dataset, demo, firmware, lab, measure, models, monitors
+from . import analyze, boards, codegen, dataset, demo, detect, firmware, flash, lab, measure, models, monitors
 
-SUBCOMMANDS = (measure, analyze, boards, dataset, models, codegen, firmware, monitors, lab, demo)
+SUBCOMMANDS = (measure, analyze, boards, flash, dataset, models, codegen, firmware, detect, monitors, lab, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

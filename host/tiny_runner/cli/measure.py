@@ -10,6 +10,7 @@ from pathlib import Path
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..datasets import LABELS_FILE, load_dataset
+from ..detect import find_dut_port
 from ..errors import ResultNotValid, UsageError
 from ..models import resolve_model
 from ..monitors import KINDS, parse_spec
@@ -26,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad (or kws01, ...); default: what the DUT reports")
     p.add_argument("--mode", choices=("performance", "accuracy", "energy"), default="performance")
     p.add_argument("--dut", metavar="URL", help="DUT port: /dev/ttyACM0, COM3, socket://host:port, rfc2217://...; "
-                   "omit on a virtual board to start its virtual DUT")
+                   "omit on a virtual board to start its virtual DUT, on a real one to find its port by USB ID "
+                   "(see `tiny-runner detect`)")
     p.add_argument("--baud", type=int, help="UART baud rate (default: the board descriptor's for this mode)")
     energy = p.add_argument_group("energy mode")
     energy.add_argument("--monitor", metavar="SPEC", help="energy monitor: lpm01a:PORT, ppk2:PORT or "
@@ -166,8 +168,6 @@ def build_request(args) -> MeasureRequest:
     board = load_board(args.board)
     benchmark = get_benchmark(args.benchmark) if args.benchmark else None
     check_energy_options(args, board)
-    if args.dut is None and not board.virtual and args.mode != "energy":
-        raise UsageError(f"{board.name} is a real board: pass --dut PORT (for example /dev/ttyACM0)")
     if benchmark is None and board.virtual and args.dut is None:
         raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2 or ad)")
     if args.mode == "accuracy" and not args.dataset:
@@ -212,11 +212,13 @@ def build_request(args) -> MeasureRequest:
         if benchmark is None:
             raise UsageError("--dataset needs --benchmark so the files can be checked before the run")
         dataset = load_dataset(args.dataset, benchmark, args.labels)
+    dut_url, dut_found_by = dut_port(args, board)
     return MeasureRequest(
         board=board,
         mode=args.mode,
         benchmark=benchmark,
-        dut_url=args.dut,
+        dut_url=dut_url,
+        dut_found_by=dut_found_by,
         baud=args.baud,
         dataset=dataset,
         limit=args.limit,
@@ -239,6 +241,14 @@ def build_request(args) -> MeasureRequest:
         voltage_mv=args.voltage,
         monitor_rate_hz=args.monitor_rate,
     )
+
+
+def dut_port(args, board) -> tuple[str | None, str | None]:
+    """(--dut, None), or for a real board without it (outside energy mode, where the relay
+    reaches the DUT) the port found by its USB ID and how it was found."""
+    if args.dut is not None or board.virtual or args.mode == "energy":
+        return args.dut, None
+    return find_dut_port(board, args.baud or board.baud(args.mode))
 
 
 def run(args) -> int:

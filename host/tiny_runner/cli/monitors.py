@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from serial.tools import list_ports
-
+from ..detect import Attached, scan_joulescope, scan_serial, usb_id_text
 from ..monitors import KINDS
 
 
@@ -17,40 +16,17 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def scan_serial() -> list[dict]:
-    by_id = {ids: kind for kind in KINDS.values() for ids in kind.usb_ids}
-    found = []
-    for port in sorted(list_ports.comports(), key=lambda p: p.device):
-        kind = by_id.get((port.vid, port.pid))
-        if kind and kind.port_required:
-            found.append({"monitor": kind.name, "spec": f"{kind.name}:{port.device}", "serial": port.serial_number,
-                          "description": port.description, "usb": f"USB {port.vid:04X}:{port.pid:04X}"})
-    return found
-
-
-def scan_joulescope() -> tuple[list[dict], str | None]:
-    try:
-        from pyjoulescope_driver import Driver
-    except ImportError:
-        return [], "Joulescope not scanned: pip install 'tiny-runner[joulescope]' (pyjoulescope_driver)"
-    driver = Driver()
-    try:
-        paths = driver.device_paths()
-    finally:
-        driver.finalize()
-    found = []
-    for path in paths:
-        if "/js" in path:
-            serial = path.rsplit("/", 1)[-1]
-            found.append({"monitor": "joulescope", "spec": f"joulescope:{serial}", "serial": serial,
-                          "description": path.split("/")[1].upper(), "usb": "via pyjoulescope_driver"})
-    return found, None
+def monitor_entries(attached: list[Attached]) -> list[dict]:
+    """The monitors among the attached devices, each with its --monitor value."""
+    return [{"monitor": c.name, "spec": f"{c.name}:{a.target or a.port}", "serial": a.serial_number,
+             "description": a.description,
+             "usb": f"USB {usb_id_text(a.usb_id)}" if a.usb_id else f"via {a.how}"}
+            for a in attached for c in a.matches if c.kind == "monitor"]
 
 
 def run(args) -> int:
-    attached = scan_serial()
     joulescopes, note = scan_joulescope()
-    attached += joulescopes
+    attached = monitor_entries(scan_serial() + joulescopes)  # no boards: nothing is opened or asked
     virtual = [{"monitor": k.name, "spec": k.name, "description": f"emulated {k.description}"} for k in KINDS.values()]
     if args.json:
         print(json.dumps({"attached": attached, "virtual": virtual, "notes": [note] if note else []}))

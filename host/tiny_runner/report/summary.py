@@ -7,7 +7,8 @@ def _where(results: dict) -> str:
     dut = results.get("dut") or {}
     firmware = results.get("lab", {}).get("firmware")
     if dut.get("virtual") and firmware:
-        return f"C firmware, {firmware['port']} port"
+        flashed = f", flashed image {firmware['installed']['source']}" if "installed" in firmware else ""
+        return f"C firmware, {firmware['port']} port{flashed}"
     if dut.get("virtual"):
         return f"virtual DUT, lab speed x{results.get('lab', {}).get('speed', 0):g}"
     return dut.get("url", "?")
