@@ -240,6 +240,8 @@ def test_bad_images_and_options(capsys, boards, bench, tmp_path, images):
                           "not a valid Intel HEX file")
     assert_one_line_error(run(capsys, "flash", "--board", "acme-builtin", str(tmp_path / "none.elf")), 24,
                           "no such image file")
+    assert_one_line_error(run(capsys, "flash", "--board", "acme-builtin", str(images["elf"]), "--base-address",
+                              "0x08000000"), 24, "ELF image carries its own addresses")
     assert_one_line_error(run(capsys, "flash", "--board", "acme-builtin"), 2, "IMAGE", "--erase-only")
     assert_one_line_error(run(capsys, "flash", "--board", "nope", str(images["elf"])), 10, "unknown board 'nope'")
     assert "record" not in bench

@@ -61,6 +61,8 @@ def read_image(path: Path, fmt: str | None = None, base_address: int | None = No
     if not path.is_file():
         raise FlashImageError(f"{path}: no such image file")
     fmt = image_format(path, fmt)
+    if fmt != "bin" and base_address is not None:
+        raise FlashImageError(f"{path}: a {fmt.upper()} image carries its own addresses; --base-address is for .bin")
     if fmt == "bin":
         if base_address is None:
             raise FlashImageError(f"{path}: a raw binary has no address; pass --base-address")

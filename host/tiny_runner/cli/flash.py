@@ -11,7 +11,7 @@ from pathlib import Path
 from ..boards import Board, load_board
 from ..errors import UsageError
 from ..flash import ERASE_MODES, FlashOptions, program
-from ..flash_image import FORMATS, FirmwareImage, check_fits, read_image
+from ..flash_image import FORMATS, FirmwareImage, check_fits, image_format, read_image
 from ..installed_image import erase, install
 from ..progress import Progress
 
@@ -61,8 +61,9 @@ def run(args) -> int:
         return _virtual(board, args)
     image = None
     if args.image is not None:
-        base = args.base_address if args.base_address is not None else board.flash_base
-        image = read_image(args.image, args.format, base)
+        fmt = args.format or (image_format(args.image) if args.image.is_file() else None)
+        base = board.flash_base if fmt == "bin" and args.base_address is None else args.base_address
+        image = read_image(args.image, fmt, base)
         check_fits(image, board.name, board.flash_base, board.flash_bytes)
     options = FlashOptions(probe_uid=args.probe, packs=tuple(args.pack), erase=args.erase, verify=not args.no_verify,
                            reset=not args.no_reset, frequency_hz=args.frequency)
