@@ -53,6 +53,7 @@ from .wirelog import WireLog
 DEFAULT_LAB_SPEED = 100.0
 DEFAULT_SUPPLY_MV = 1800  # what most published LPM01A results used
 RELAY_BAUD = HOST_BAUD
+_LAB_EXIT_GRACE_S = 3.0  # how long a lab process whose port broke may take to finish exiting
 _NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
 _NAME_TIMEOUT_S = 2.0
 _BANNER_LISTEN_S = 0.5  # how long a real DUT gets to start a banner before the host asks its name
@@ -165,11 +166,15 @@ class Session:
             return self._lab_failure
         return exc
 
-    def _stop_lab(self) -> None:
-        """Runs as the connection unwinds: note whether the virtual DUT had died, then stop it."""
-        self._lab_failure = self.lab.failure()
+    def _stop_lab(self, exc_type, exc, traceback) -> bool:
+        """Runs as the connection unwinds: note whether the virtual DUT had died, then stop it.
+        A broken port or a silent DUT is often the lab process going down: it gets a moment to
+        finish exiting, so the error names the crash rather than its symptom."""
+        dying = isinstance(exc, (PortError, DutTimeout, MonitorError))
+        self._lab_failure = self.lab.failure(wait_s=_LAB_EXIT_GRACE_S if dying else 0.0)
         self.lab.stop()
         self.results["lab"]["model_executions"] = self.lab.stats.get("inferences_run")
+        return False  # the error, if any, goes on
 
     # -- wiring -----------------------------------------------------------------------------------
     def _connect(self, stack: ExitStack) -> DutClient:
@@ -177,7 +182,7 @@ class Session:
         baud = req.baud or req.board.baud(req.mode)
         if req.uses_lab:
             self.lab = self._start_lab(baud)
-            stack.callback(self._stop_lab)
+            stack.push(self._stop_lab)
             url = self.lab.url
             log(f"{self.lab.what} started; the DUT's UART is {url}" if req.board.firmware_port
                 else f"virtual DUT started on {url} (speed x{req.lab_speed:g})")
@@ -292,7 +297,7 @@ class Session:
                     f"up with {rate:,.0f} samples/s")
                 req.lab_speed = fastest
             self.lab = self._start_lab(dut_baud, monitor=kind.name, supply_mv=voltage_mv)
-            stack.callback(self._stop_lab)
+            stack.push(self._stop_lab)
             relay_spec, target = f"ifboard:{self.lab.ports['relay']}", self.lab.ports["monitor"]
             if kind.name == "joulescope":  # no port: the fake driver reaches the emulator at this URL
                 target, fake_url = None, target

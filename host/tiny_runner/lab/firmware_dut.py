@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import LabError
-from .launcher import describe_exit, end_process
+from .launcher import LabProcess, end_process
 
 _START_TIMEOUT_S = 20.0
 _PTY_LINE = re.compile(r"char device redirected to (\S+) \(label serial0\)")
@@ -33,7 +33,7 @@ def qemu_command(qemu: dict, image: Path, uart0: str, uart1: str = "null") -> li
     ]
 
 
-class FirmwareDut:
+class FirmwareDut(LabProcess):
     """The running image; the same face as the virtual bench for directly wired runs."""
 
     banner_on_power_on = False  # it booted before the host could listen
@@ -85,15 +85,7 @@ class FirmwareDut:
     def power_on(self) -> None:
         """Already running: the image boots when the process starts."""
 
-    def alive(self) -> bool:
-        return self._proc.poll() is None
-
-    def exit_description(self) -> str:
-        return describe_exit(self._proc)
-
-    def failure(self) -> LabError | None:
-        if self.alive():
-            return None
+    def _ended(self) -> LabError:
         return LabError(f"{self.what} stopped ({self.exit_description()}); see {self.log_path}")
 
     def stop(self) -> None:

@@ -36,7 +36,33 @@ def end_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
             proc.wait()
 
 
-class VirtualBench:
+class LabProcess:
+    """What the runner asks of any lab process (virtual bench, firmware DUT): is it alive, how
+    did it end. Subclasses set `_proc` and say in `_ended()` what its end means."""
+
+    _proc: subprocess.Popen
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def exit_description(self) -> str:
+        return describe_exit(self._proc)
+
+    def failure(self, wait_s: float = 0.0) -> LabError | None:
+        """A LabError if the process has ended, else None. A process that is going down (its port
+        just broke) gets up to wait_s to finish exiting before it counts as alive."""
+        if wait_s and self.alive():
+            try:
+                self._proc.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                pass
+        return None if self.alive() else self._ended()
+
+    def _ended(self) -> LabError:
+        raise NotImplementedError
+
+
+class VirtualBench(LabProcess):
     """A virtual bench process. `ports` names what to open: {"dut": url} when the DUT is wired
     straight to the host (`power_on()` boots it), {"relay": path, "monitor": path} on the
     energy bench (the monitor powers the DUT)."""
@@ -85,16 +111,7 @@ class VirtualBench:
         except (BrokenPipeError, ValueError):
             raise LabError(f"the virtual bench is gone ({self.exit_description()}){self._log_hint()}") from None
 
-    def alive(self) -> bool:
-        return self._proc.poll() is None
-
-    def exit_description(self) -> str:
-        return describe_exit(self._proc)
-
-    def failure(self) -> LabError | None:
-        """A LabError describing the crash if the process died, else None."""
-        if self.alive():
-            return None
+    def _ended(self) -> LabError:
         return LabError(f"the virtual bench process died ({self.exit_description()}){self._log_hint()}")
 
     def _log_hint(self) -> str:
