@@ -130,8 +130,13 @@ def test_qemu_performance_is_deterministic_and_exact(cli, qemu_cache, tmp_path, 
     runs = [measure(cli, qemu_cache, tmp_path / str(i), "qemu-m4", "-b", "kws", "--iterations", "4",
                     "--check-outputs", code=3) for i in range(2)]
     (first, run_dir), (second, _) = runs
-    # instruction-count time: the same input takes the same time, run after run
-    assert [w["seconds"] for w in first["windows"]] == [w["seconds"] for w in second["windows"]]
+    # instruction-count time: the same input takes the same time, run after run, to within 1 us.
+    # What varies with host (idle) time is the timer values themselves, and reading the timer (a
+    # 64-bit division by 25 done in software) and printing the first value inside the window take
+    # a value-dependent number of instructions.
+    for a, b in zip(first["windows"], second["windows"]):
+        assert abs(a["elapsed_us"] - b["elapsed_us"]) <= 1, (a["lap_us"], b["lap_us"])
+    assert first["median_latency_ms"] == pytest.approx(second["median_latency_ms"], abs=1e-3 / 4)
     latency_ms = first["median_latency_ms"]
     assert 250 < latency_ms < 350  # tens of millions of instructions at 8 ns each
     expected = predicted_lines("kws01", [raw for _, raw in performance_stimuli(get_benchmark("kws01"))])
