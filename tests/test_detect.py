@@ -316,8 +316,42 @@ def test_a_board_without_usb_ids_cannot_be_found():
     assert info.value.exit_code == 30
 
 
-def test_energy_mode_still_needs_explicit_monitor_and_relay(monkeypatch, capsys, tmp_path, sent):
-    fake_ports(monkeypatch, usb_port("/dev/ttyACM0", ST_LINK), usb_port("/dev/ttyACM1", (0x0483, 0x5740)))
-    result = measure(capsys, tmp_path, "bench-a", "--mode", "energy")
-    assert_one_line_error(result, 2, "energy mode needs --monitor")
-    assert sent == {}
+def test_energy_mode_finds_the_monitor_and_the_interface_board(monkeypatch, capsys, tmp_path, boards_dir,
+                                                               reference, sent):
+    """The emulated interface board and LPM01A of `lab serve --energy-bench`, listed with their
+    real USB IDs next to an STLINK-V3 board's port that is not an interface board."""
+    server, (relay, monitor) = serve(boards_dir, reference, "lab-a", "--energy-bench")
+    try:
+        fake_ports(monkeypatch, usb_port(relay, STLINK_V3, "IF1"), usb_port(monitor, (0x0483, 0x5740), "PS1"),
+                   usb_port("/dev/ttyACM5", STLINK_V3, "NUCLEO"))
+        result = measure(capsys, tmp_path, "bench-a", "--mode", "energy", "--iterations", "400")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.code in (0, 3), result.stderr
+    data = result.json()
+    assert data["monitor"]["found_by"] == f"energy monitor lpm01a:{monitor} found by USB ID 0483:5740"
+    assert data["relay"]["found_by"] == (f"pass-through board ifboard:{relay} found by USB ID 0483:374E and its "
+                                         "answer 'tinyML Enhanced Interface Board' to name%")
+    assert data["relay"]["port"] == relay and len(data["windows"]) == 5
+    # detection asked the interface board once (the run's own handshake asks again); the monitor
+    # hears only the LPM01A driver, starting with its own first command
+    assert sent[relay][:2] == [b"name%", b"name%"] and b"name%" not in sent[monitor] and sent[monitor][0] == b"stop\r\n"
+    log = (Path(data["run_dir"]) / "log.txt").read_text()
+    assert data["monitor"]["found_by"] in log and data["relay"]["found_by"] in log
+
+
+def test_energy_mode_detection_failures_are_one_line(monkeypatch, capsys, tmp_path):
+    fake_ports(monkeypatch, usb_port("/dev/ttyACM0", ST_LINK))
+    assert_one_line_error(measure(capsys, tmp_path, "bench-a", "--mode", "energy"), 30,
+                          "no energy monitor is attached", "--monitor lpm01a:PORT")
+    fake_ports(monkeypatch, usb_port("/dev/ttyACM0", (0x0483, 0x5740)), usb_port("/dev/ttyACM1", (0x1915, 0xC00A)))
+    assert_one_line_error(measure(capsys, tmp_path, "bench-a", "--mode", "energy"), 30,
+                          "2 energy monitors are attached (lpm01a:/dev/ttyACM0, ppk2:/dev/ttyACM1)", "--monitor SPEC")
+    result = measure(capsys, tmp_path, "bench-a", "--mode", "energy", "--monitor", "ppk2")
+    assert_one_line_error(result, 30, "no pass-through board is attached", "--relay ifboard:PORT or ioman:PORT")
+    fake_ports(monkeypatch, usb_port("/dev/ttyACM1", (0x1915, 0xC00A)), usb_port("/dev/ttyACM2", (0x2341, 0x0043)),
+               usb_port("/dev/ttyACM3", (0x2A03, 0x0043)))
+    assert_one_line_error(measure(capsys, tmp_path, "bench-a", "--mode", "energy"), 30,
+                          "2 pass-through boards are attached (ioman:/dev/ttyACM2, ioman:/dev/ttyACM3)")
+    assert not (tmp_path / "runs").exists()  # all before a run directory

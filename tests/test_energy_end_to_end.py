@@ -124,8 +124,11 @@ def test_a_failed_energy_run_keeps_its_capture(cli, tmp_path, reference):
 
 def test_real_board_energy_needs_monitor_and_relay(cli, tmp_path):
     env = real_board(tmp_path, "real")
-    assert_one_line_error(cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", env=env), 2,
-                          "--monitor lpm01a:PORT")
+    # nothing named and nothing attached on this machine: detection finds no monitor
+    assert_one_line_error(cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", env=env), 30,
+                          "no energy monitor is attached", "--monitor lpm01a:PORT")
+    assert_one_line_error(cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", "--relay", "ifboard",
+                              env=env), 2, "--relay ifboard: expected ifboard:PORT or ioman:PORT")
     result = cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", "--monitor", "lpm01a:/dev/ttyNOPE",
                  "--relay", "ifboard:/dev/ttyNOPE2", "--out", str(tmp_path / "runs"), env=env)
     assert_one_line_error(result, 20, "cannot open LPM01A port /dev/ttyNOPE")

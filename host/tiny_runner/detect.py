@@ -281,3 +281,58 @@ def find_dut_port(board: Board, baud: int) -> tuple[str, str]:
 
 def _probe_outcome(probe: NameProbe) -> str:
     return f"answered {probe.reply}" if probe.reply else probe.note
+
+
+# -- the energy bench's monitor and pass-through board (measure --mode energy without ports) -------
+def find_monitor(kind_name: str | None) -> tuple[str, str]:
+    """(--monitor spec, how it was found) for the only attached monitor (of that kind, if given).
+
+    Serial monitors are matched by USB ID alone (they are never asked anything), Joulescopes
+    through their driver."""
+    attached = scan_serial()
+    note = None
+    if kind_name in (None, "joulescope"):
+        joulescopes, note = scan_joulescope()
+        attached += joulescopes
+    found = [(a, c) for a in attached for c in a.matches
+             if c.kind == "monitor" and kind_name in (None, c.name)]
+    what = f"no {kind_name}" if kind_name else "no energy monitor"
+    if not found:
+        hint = f" ({note})" if note else ""
+        raise DetectionError(f"{what} is attached{hint} (`tiny-runner detect` lists what is); connect it or pass "
+                             "--monitor lpm01a:PORT, ppk2:PORT or joulescope[:SERIAL]")
+    specs = [f"{c.name}:{a.target or a.port}" for a, c in found]
+    if len(found) > 1:
+        raise DetectionError(f"{len(found)} energy monitors are attached ({', '.join(specs)}); choose one with "
+                             "--monitor SPEC")
+    (a, _), spec = found[0], specs[0]
+    how = f"USB ID {usb_id_text(a.usb_id)}" if a.usb_id else a.how
+    return spec, f"energy monitor {spec} found by {how}"
+
+
+def find_relay() -> tuple[str, str]:
+    """(--relay spec, how it was found) for the only attached pass-through board.
+
+    The interface board shares its USB ID with every STLINK-V3 board, so a port counts as one
+    only when it answers `name%` as one; the IO manager is known by its Arduino IDs."""
+    found = []
+    for port in serial_ports():
+        usb_id = _usb_id(port)
+        for relay in RELAYS.values():
+            if usb_id not in relay.USB_IDS:
+                continue
+            how = f"USB ID {usb_id_text(usb_id)}"
+            if relay.NAME:
+                if probe_name(port.device, [HOST_BAUD], {relay.NAME}).reply != relay.NAME:
+                    continue
+                how += f" and its answer {relay.NAME!r} to name%"
+            found.append((f"{relay.kind}:{port.device}", how))
+    if not found:
+        raise DetectionError("no pass-through board is attached (an interface board answering name%, or an Arduino "
+                             "IO manager; `tiny-runner detect --probe-names` lists what is); connect it or pass "
+                             "--relay ifboard:PORT or ioman:PORT")
+    if len(found) > 1:
+        raise DetectionError(f"{len(found)} pass-through boards are attached ({', '.join(s for s, _ in found)}); "
+                             "choose one with --relay SPEC")
+    spec, how = found[0]
+    return spec, f"pass-through board {spec} found by {how}"

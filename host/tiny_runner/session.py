@@ -65,7 +65,8 @@ class MeasureRequest:
     mode: str  # "performance", "accuracy" or "energy"
     benchmark: Benchmark | None = None  # None: take it from the DUT's `profile` reply
     dut_url: str | None = None  # None on a virtual board: the lab starts its own DUT
-    dut_found_by: str | None = None  # how detection chose dut_url, when the user did not name it
+    found_by: dict[str, str] = field(default_factory=dict)  # "dut", "monitor", "relay": how detection chose
+    # the ports the user did not name
     baud: int | None = None  # None: the board descriptor's rate for this mode
     dataset: Dataset | None = None
     limit: int | None = None
@@ -188,16 +189,16 @@ class Session:
                 else f"virtual DUT started on {url} (speed x{req.lab_speed:g})")
         else:
             url = req.dut_url
-            if req.dut_found_by:
-                log(req.dut_found_by)
+            if "dut" in req.found_by:
+                log(req.found_by["dut"])
         link = stack.enter_context(Link(url, baud, WireLog(self.run_dir.path / "wire.log", f"DUT at {url}")))
         log(f"opened {url} at {baud} baud")
         if self.lab:
             self.lab.power_on()
         dut = DutClient(link, db_chunk_bytes=req.board.db_chunk_bytes)
         self.results["dut"] = {**self._handshake(dut, url), "baud": baud}
-        if req.dut_found_by:
-            self.results["dut"]["found_by"] = req.dut_found_by
+        if "dut" in req.found_by:
+            self.results["dut"]["found_by"] = req.found_by["dut"]
         return dut
 
     def _start_lab(self, baud: int, monitor: str = "lpm01a", supply_mv: int = DEFAULT_SUPPLY_MV):
@@ -304,6 +305,9 @@ class Session:
             dut = "the C firmware under QEMU" if req.board.firmware_port else f"speed x{req.lab_speed:g}"
             log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, {kind.name} "
                 f"{target or fake_url} ({dut})")
+        for how in (req.found_by.get("monitor"), req.found_by.get("relay")):
+            if how:
+                log(how)
         monitor_log = WireLog(self.run_dir.path / "monitor-wire.log", f"monitor {kind.name} {target or ''}")
         monitor = open_driver(kind, target, lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"),
                               fake_url=fake_url)
@@ -331,6 +335,9 @@ class Session:
         self.results["monitor"] = {**identity, "rate_hz": rate, "voltage_mv": voltage_mv if sources else None,
                                    "voltage_source": "set by the monitor" if sources else "external, measured"}
         self.results["relay"] = {"kind": relay.kind, "port": relay.link.url, "dut_baud": dut_baud}
+        for part in ("monitor", "relay"):
+            if part in req.found_by:
+                self.results[part]["found_by"] = req.found_by[part]
         return dut
 
     def _close_monitor(self, monitor) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..datasets import LABELS_FILE, load_dataset
-from ..detect import find_dut_port
+from ..detect import find_dut_port, find_monitor, find_relay
 from ..errors import ResultNotValid, UsageError
 from ..models import resolve_model
 from ..monitors import KINDS, parse_spec
@@ -123,6 +123,7 @@ def parse_monitor_quirks(items: list[str], monitor: str) -> dict:
 
 
 def check_energy_options(args, board) -> None:
+    """What can be checked of the energy options before any port is opened."""
     energy_only = {"--monitor": args.monitor, "--relay": args.relay, "--voltage": args.voltage,
                    "--monitor-rate": args.monitor_rate, "--lab-monitor-quirk": args.lab_monitor_quirk or None}
     if args.mode != "energy":
@@ -137,15 +138,16 @@ def check_energy_options(args, board) -> None:
         if args.relay or target:
             raise UsageError(f"a virtual board wires its own emulated monitor and interface board; leave out "
                              f"--relay and name the monitor alone ({' | '.join(KINDS)})")
-    else:
-        if not args.monitor or (kind.port_required and not target):
-            raise UsageError(f"{board.name} is a real board: energy mode needs --monitor lpm01a:PORT, "
-                             "ppk2:PORT or joulescope[:SERIAL]")
-        if not args.relay or args.relay.split(":", 1)[0] not in ("ifboard", "ioman") or ":" not in args.relay:
-            raise UsageError(f"{board.name} is a real board: energy mode needs --relay ifboard:PORT or ioman:PORT")
-        dut_baud = args.baud or board.baud("energy")
-        if args.relay.startswith("ioman:") and dut_baud != 9600:
-            raise UsageError(f"the EEMBC IO manager talks to the DUT at 9600 baud, not {dut_baud}")
+    elif args.relay and (args.relay.split(":", 1)[0] not in ("ifboard", "ioman") or ":" not in args.relay):
+        raise UsageError(f"--relay {args.relay}: expected ifboard:PORT or ioman:PORT")
+
+
+def check_energy_bench(args, board, monitor: str, relay: str | None) -> None:
+    """The checks that depend on which monitor and pass-through board the run uses."""
+    kind, _ = parse_spec(monitor)
+    dut_baud = args.baud or board.baud("energy")
+    if relay and relay.startswith("ioman:") and dut_baud != 9600:
+        raise UsageError(f"the EEMBC IO manager talks to the DUT at 9600 baud, not {dut_baud}")
     rate = args.monitor_rate or kind.default_rate_hz
     if rate not in kind.rates_hz:
         raise UsageError(f"--monitor-rate: the {kind.name} samples at "
@@ -212,13 +214,18 @@ def build_request(args) -> MeasureRequest:
         if benchmark is None:
             raise UsageError("--dataset needs --benchmark so the files can be checked before the run")
         dataset = load_dataset(args.dataset, benchmark, args.labels)
-    dut_url, dut_found_by = dut_port(args, board)
+    # last, as the one step that may open ports: what the user did not name, detection finds
+    dut_url, found_by = dut_port(args, board)
+    monitor, relay = args.monitor, args.relay
+    if args.mode == "energy":
+        monitor, relay, found_by = energy_bench(args, board)
+        check_energy_bench(args, board, monitor or "lpm01a", relay)
     return MeasureRequest(
         board=board,
         mode=args.mode,
         benchmark=benchmark,
         dut_url=dut_url,
-        dut_found_by=dut_found_by,
+        found_by=found_by,
         baud=args.baud,
         dataset=dataset,
         limit=args.limit,
@@ -236,19 +243,34 @@ def build_request(args) -> MeasureRequest:
         lab_firmware_mode=args.lab_firmware_mode,
         lab_monitor_quirks=parse_monitor_quirks(args.lab_monitor_quirk, parse_spec(args.monitor or "lpm01a")[0].name)
         if args.mode == "energy" else {},
-        monitor=args.monitor,
-        relay=args.relay,
+        monitor=monitor,
+        relay=relay,
         voltage_mv=args.voltage,
         monitor_rate_hz=args.monitor_rate,
     )
 
 
-def dut_port(args, board) -> tuple[str | None, str | None]:
-    """(--dut, None), or for a real board without it (outside energy mode, where the relay
+def dut_port(args, board) -> tuple[str | None, dict[str, str]]:
+    """(--dut, {}), or for a real board without it (outside energy mode, where the relay
     reaches the DUT) the port found by its USB ID and how it was found."""
     if args.dut is not None or board.virtual or args.mode == "energy":
-        return args.dut, None
-    return find_dut_port(board, args.baud or board.baud(args.mode))
+        return args.dut, {}
+    url, how = find_dut_port(board, args.baud or board.baud(args.mode))
+    return url, {"dut": how}
+
+
+def energy_bench(args, board) -> tuple[str | None, str | None, dict[str, str]]:
+    """(--monitor, --relay, how each was found): on a real board, a monitor named without its
+    port (or not named) and a pass-through board not named are found among the attached ones."""
+    monitor, relay, found_by = args.monitor, args.relay, {}
+    if board.virtual:
+        return monitor, relay, found_by
+    kind, target = parse_spec(monitor) if monitor else (None, None)
+    if kind is None or (kind.port_required and not target):
+        monitor, found_by["monitor"] = find_monitor(kind.name if kind else None)
+    if relay is None:
+        relay, found_by["relay"] = find_relay()
+    return monitor, relay, found_by
 
 
 def run(args) -> int:
