@@ -181,12 +181,12 @@ def narrow_by_name(attached: Attached, candidates: list[Candidate]) -> None:
     attached.matches = [c for c in candidates if c.name_reply == probe.reply]
     attached.how = "VID:PID + name"
     if not attached.matches:
-        attached.note = f"answered name% with {probe.reply!r}, which none of {_names(candidates)} answers"
+        attached.note = f"answered name% with {probe.reply!r}, which none of {describe_candidates(candidates)} answers"
     elif attached.ambiguous:
         attached.note = f"{len(attached.matches)} candidates answer name% with {probe.reply!r}"
 
 
-def _names(candidates: list[Candidate]) -> str:
+def describe_candidates(candidates: list[Candidate]) -> str:
     return ", ".join(f"{c.kind} {c.name}" for c in candidates)
 
 

@@ -52,7 +52,6 @@ from .wirelog import WireLog
 
 DEFAULT_LAB_SPEED = 100.0
 DEFAULT_SUPPLY_MV = 1800  # what most published LPM01A results used
-RELAY_BAUD = HOST_BAUD
 _LAB_EXIT_GRACE_S = 3.0  # how long a lab process whose port broke may take to finish exiting
 _NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
 _NAME_TIMEOUT_S = 2.0
@@ -315,7 +314,7 @@ class Session:
         stack.callback(self._close_monitor, monitor)  # also when open() fails half-way
         identity = monitor.open()
         log(f"monitor: {identity}")
-        relay = open_relay(relay_spec, RELAY_BAUD, WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
+        relay = open_relay(relay_spec, HOST_BAUD, WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
                            log=log)
         stack.callback(relay.link.close)
         log(f"relay: {relay.identify()}")

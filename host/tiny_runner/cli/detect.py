@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..boards import all_boards
-from ..detect import Attached, scan_joulescope, scan_serial, usb_id_text
+from ..detect import Attached, describe_candidates, scan_joulescope, scan_serial, usb_id_text
 
 
 def add_parser(sub) -> None:
@@ -39,14 +39,10 @@ def run(args) -> int:
     return 0
 
 
-def _names(a: Attached) -> str:
-    return ", ".join(f"{c.kind} {c.name}" for c in a.matches)
-
-
 def _matched(a: Attached) -> str:
     if a.ambiguous:
         return f"ambiguous ({len(a.matches)})"  # the candidates go on a line of their own: a cell too wide
-    return _names(a) or "-"
+    return describe_candidates(a.matches) or "-"
 
 
 def print_attached(attached: list[Attached]) -> None:
@@ -61,7 +57,7 @@ def print_attached(attached: list[Attached]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
     for a in attached:
         if a.ambiguous:
-            print(f"  {a.port}: one of {_names(a)}")
+            print(f"  {a.port}: one of {describe_candidates(a.matches)}")
         if a.note:
             print(f"  {a.port}: {a.note}")
     uses = [option for a in attached if len(a.matches) == 1 for option in a.options()]
