@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,25 +22,32 @@ def reference_path() -> Path:
     return Path(os.environ.get(REFERENCE_ENV, REPO.parent / "shared" / "reference")).resolve()
 
 
+SKIP_ENV = "TINY_RUNNER_ALLOW_SKIP"
+SETUP = "bash scripts/setup-tests.sh"
+
+
+def _missing(message: str) -> None:
+    """Nothing is skipped for want of a tool or the reference data: the README's test command
+    installs the tools and the checkout has the data beside it. A developer who knows what they
+    are leaving out can set TINY_RUNNER_ALLOW_SKIP=1."""
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(message)
+    pytest.fail(f"{message} ({SKIP_ENV}=1 skips instead)")
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     path = reference_path()
     if not (path / "kws01" / "kws_ref_model.tflite").is_file():
-        if os.environ.get("TINY_RUNNER_REQUIRE_REFERENCE") == "1":
-            pytest.fail(f"reference data not found at {path} (set {REFERENCE_ENV})")
-        pytest.skip(f"reference data not found at {path} (set {REFERENCE_ENV})")
+        _missing(f"reference data not found at {path} (set {REFERENCE_ENV})")
     return path
 
 
 def require_tools(*names: str) -> None:
-    """Tests that build or run firmware need the C toolchains; CI installs them, so there a
-    missing tool fails the test instead of skipping it."""
+    """Tests that build or run firmware need the C toolchains."""
     missing = [name for name in names if shutil.which(name) is None]
     if missing:
-        message = f"{', '.join(missing)} not installed (.ci/run installs it)"
-        if os.environ.get("TINY_RUNNER_REQUIRE_REFERENCE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"{', '.join(missing)} not installed: run {SETUP}")
 
 
 @pytest.fixture(autouse=True)
@@ -108,3 +116,17 @@ def synth_datasets(tmp_path_factory, reference):
         model = resolve_model(bench_id, model_dir=str(reference))
         out[bench_id] = write_dataset(bench, root / bench_id, count, model.path, seed=7, ad_frames=12)
     return out
+
+
+@contextmanager
+def tmpfs(folder: Path, options: str):
+    """A small (or read-only) file system of its own: what a full or read-only disk really does."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"these tests mount a tmpfs and need root: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)

@@ -67,7 +67,10 @@ def test_anomaly_metrics_and_pr_accuracy():
     got = anomaly_metrics(labels, scores)
     assert got["auc"] == 1.0
     assert got["pr_accuracy_pct"] == 100.0  # threshold 3.0 separates perfectly
-    assert pr_accuracy_percent([0, 1], [2.0, 1.0]) == pytest.approx(75.0)  # threshold 1: p=.5, r=1
+    # as the MLCommons runner: a file is an anomaly when its score is above the threshold, and the
+    # thresholds run from the lowest score up to just below the highest
+    assert pr_accuracy_percent([0, 1], [2.0, 1.0]) == 0.0  # only the normal file is ever above one
+    assert pr_accuracy_percent([1, 0, 1], [1.0, 2.0, 3.0]) == pytest.approx(75.0)  # above 2: p=1, r=.5
 
 
 def test_window_stats():

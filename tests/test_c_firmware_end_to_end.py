@@ -17,6 +17,7 @@ from tiny_runner import reference_port as rp
 from tiny_runner.benchmarks import get_benchmark
 from tiny_runner.datasets import load_dataset
 from tiny_runner.models import resolve_model
+from tiny_runner.modes.accuracy import synthetic_violation
 from tiny_runner.synth import performance_stimuli
 from tiny_runner.tflm import TflmWorker
 from tiny_runner.wirelog import FROM_DEVICE, stream
@@ -76,7 +77,7 @@ def test_accuracy_run_on_the_c_firmware(cli, cache, tmp_path, synth_datasets):
     folder = synth_datasets["kws01"]
     dataset = load_dataset(folder, get_benchmark("kws01"))
     data, run_dir = measure(cli, cache, tmp_path, "native-posix", "-b", "kws", "--mode", "accuracy",
-                            "--dataset", str(folder), "--check-outputs")
+                            "--dataset", str(folder), "--check-outputs", code=3)  # synthetic: not valid
     assert data["inferences"] == len(dataset.entries) and data["check_outputs"]["mismatches"] == 0
     expected = predicted_lines("kws01", [dataset.read(e) for e in dataset.entries])
     assert printed_lines(run_dir) == expected
@@ -171,7 +172,8 @@ def test_qemu_accuracy_run(cli, qemu_cache, tmp_path, synth_datasets):
     folder = synth_datasets["ad01"]
     dataset = load_dataset(folder, get_benchmark("ad01"))
     data, run_dir = measure(cli, qemu_cache, tmp_path, "qemu-m4", "-b", "ad", "--mode", "accuracy",
-                            "--dataset", str(folder))
+                            "--dataset", str(folder), code=3)
     windows = [w for e in dataset.entries for w in dataset.windows(e, dataset.read(e))]
-    assert data["inferences"] == len(windows) and data["valid"] is True
+    # a synthetic dataset is never valid for submission; that is the one violation
+    assert data["inferences"] == len(windows) and data["violations"] == [synthetic_violation(get_benchmark("ad01"))]
     assert printed_lines(run_dir) == predicted_lines("ad01", windows)

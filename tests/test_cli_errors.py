@@ -84,7 +84,7 @@ def test_silent_port_says_which_port_what_was_sent_and_how_long(cli, tmp_path):
     finally:
         os.close(master)
         os.close(slave)
-    assert_one_line_error(result, 14, f"no reply from {port}", "'name%'", "within 2 s", "received nothing")
+    assert_one_line_error(result, 14, f"no reply from {port}", "'name%'", "within 42.5 s", "received nothing")
 
 
 def test_e_reply_stops_the_run_and_keeps_what_was_captured(cli, tmp_path, reference):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, assert_one_line_error, require_tools
+from conftest import REPO, assert_one_line_error, require_tools, tmpfs
 from tiny_runner.codegen import generate, plan_arena, quantize_multiplier, read_model
 from tiny_runner.errors import ModelError
 from tiny_runner.models import REFERENCE_MODELS
@@ -248,13 +247,7 @@ def test_cli_error_output_below_a_file(cli, reference, tmp_path):
     assert_one_line_error(result, 2, "output folder", "is not a folder")
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes to read-only folders")
 def test_cli_error_read_only_output(cli, reference, tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
+    with tmpfs(tmp_path / "locked", "size=64k,ro") as locked:  # read-only for root too
         result = cli("codegen", str(model_path(reference, "kws01")), "-o", str(locked / "out"))
-    finally:
-        locked.chmod(0o700)
     assert_one_line_error(result, 2, "output folder", "not writable")

@@ -23,7 +23,7 @@ from serial.tools.list_ports_common import ListPortInfo
 from conftest import CliResult, assert_one_line_error
 from tiny_runner.boards import BOARDS_ENV, Board, load_board
 from tiny_runner.cli import main
-from tiny_runner.detect import Candidate, find_dut_port, probe_bauds
+from tiny_runner.detect import Candidate, find_dut_port, find_relay, probe_bauds
 from tiny_runner.errors import DetectionError
 
 ST_LINK = (0x0483, 0x374B)  # every ST-LINK/V2-1 Nucleo's virtual COM port
@@ -355,3 +355,15 @@ def test_energy_mode_detection_failures_are_one_line(monkeypatch, capsys, tmp_pa
     assert_one_line_error(measure(capsys, tmp_path, "bench-a", "--mode", "energy"), 30,
                           "2 pass-through boards are attached (ioman:/dev/ttyACM2, ioman:/dev/ttyACM3)")
     assert not (tmp_path / "runs").exists()  # all before a run directory
+
+
+def test_a_relay_named_without_its_port_is_found_like_a_monitor(monkeypatch, capsys, tmp_path):
+    """--relay ioman (no port) is looked for among the IO managers only, as --monitor ppk2 is."""
+    fake_ports(monkeypatch, usb_port("/dev/ttyACM1", (0x1915, 0xC00A)), usb_port("/dev/ttyACM2", (0x2341, 0x0043)))
+    result = measure(capsys, tmp_path, "bench-a", "--mode", "energy", "--relay", "ifboard")
+    assert_one_line_error(result, 30, "no ifboard pass-through board is attached", "--relay ifboard:PORT")
+    assert find_relay("ioman") == ("ioman:/dev/ttyACM2", "pass-through board ioman:/dev/ttyACM2 found by USB ID "
+                                                          "2341:0043")
+    assert_one_line_error(measure(capsys, tmp_path, "bench-a", "--mode", "energy", "--relay", "usbhub"), 2,
+                          "--relay usbhub: expected ifboard[:PORT] or ioman[:PORT]")
+    assert not (tmp_path / "runs").exists()

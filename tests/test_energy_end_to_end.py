@@ -127,8 +127,10 @@ def test_real_board_energy_needs_monitor_and_relay(cli, tmp_path):
     # nothing named and nothing attached on this machine: detection finds no monitor
     assert_one_line_error(cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", env=env), 30,
                           "no energy monitor is attached", "--monitor lpm01a:PORT")
+    # a relay named without its port is looked for, as a monitor is
     assert_one_line_error(cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", "--relay", "ifboard",
-                              env=env), 2, "--relay ifboard: expected ifboard:PORT or ioman:PORT")
+                              "--monitor", "lpm01a:/dev/ttyNOPE", env=env), 30,
+                          "no ifboard pass-through board is attached", "--relay ifboard:PORT")
     result = cli("measure", "--board", "real", "-b", "kws", "--mode", "energy", "--monitor", "lpm01a:/dev/ttyNOPE",
                  "--relay", "ifboard:/dev/ttyNOPE2", "--out", str(tmp_path / "runs"), env=env)
     assert_one_line_error(result, 20, "cannot open LPM01A port /dev/ttyNOPE")

@@ -59,3 +59,18 @@ def test_a_source_checkout_uses_its_own_firmware_folder():
     from tiny_runner.firmware_tree import firmware_source_dir
 
     assert firmware_source_dir().resolve() == (REPO / "firmware").resolve()
+
+
+def test_ci_runs_exactly_the_readme_test_command_and_that_command_installs_the_toolchains():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2, commands
+    test_command = commands[1]
+    ci = [line for line in (REPO / ".ci/run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == test_command
+    setup = (REPO / "scripts/setup-tests.sh").read_text()
+    assert test_command.startswith("bash scripts/setup-tests.sh && ")
+    for package in ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm", "python3-venv"):
+        assert package in setup
+    assert ".venv/bin/pip install -q -e '.[test]'" in setup

@@ -65,7 +65,7 @@ class Lpm01a(Monitor):
     # -- connection ----------------------------------------------------------------------------
     def open(self) -> dict:
         try:
-            self._port = serial.serial_for_url(self.url, baudrate=BAUD, timeout=0.05)
+            self._port = serial.serial_for_url(self.url, baudrate=BAUD, timeout=0.05, exclusive=True)
         except (serial.SerialException, ValueError, OSError) as exc:
             raise MonitorNotResponding(f"cannot open LPM01A port {self.url}: {str(exc).splitlines()[0]}") from None
         # A previous session may have left it streaming: stop, let the tail drain, forget it.
@@ -96,7 +96,8 @@ class Lpm01a(Monitor):
         try:
             if self._streaming:
                 self.stop()
-            self.command("hrc")
+            if self._reader is not None:  # an open() cut short (Ctrl-C) may not have started it: no ack could come
+                self.command("hrc")
         except Exception:  # closing must not hide the error that made us close
             pass
         self._closing.set()

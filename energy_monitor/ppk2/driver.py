@@ -144,7 +144,7 @@ class Ppk2(Monitor):
 
     def open(self) -> dict:
         try:
-            self._port = serial.serial_for_url(self.url, baudrate=115200, timeout=0.05)
+            self._port = serial.serial_for_url(self.url, baudrate=115200, timeout=0.05, exclusive=True)
         except (serial.SerialException, ValueError, OSError) as exc:
             raise MonitorNotResponding(f"cannot open PPK2 port {self.url}: {str(exc).splitlines()[0]}") from None
         self._send(codec.AVERAGE_STOP)  # a previous session may have left it streaming

@@ -73,19 +73,23 @@ void tr_harness_init(void)
 }
 
 /* -- commands -------------------------------------------------------------------------------- */
+/* The reference firmware's help text, line for line, with its spelling and its W=0 (the
+ * default warm-up is 10 there as here). */
 static void help(void)
 {
     static const char *const text[] = {
         TR_FIRMWARE_VERSION,
         "",
-        "help         : this text",
-        "name         : the device name",
-        "timestamp    : emit a timestamp",
-        "db load N    : expect N input bytes",
-        "db HH[HH]*   : append hex bytes to the input",
-        "db print     : print the input buffer",
-        "infer N [W]  : N timed inferences after W warm-up inferences (default 1, 10)",
-        "results      : print the last result vector",
+        "help         : Print this information",
+        "name         : Print the name of the device",
+        "timestsamp   : Generate a timetsamp",
+        "db SUBCMD    : Manipulate a generic byte buffer",
+        "  load N     : Allocate N bytes and set load counter",
+        "  db HH[HH]* : Load 8-bit hex byte(s) until N bytes",
+        "  print [N=16] [offset=0]",
+        "             : Print N bytes at offset as hex",
+        "infer N [W=0]: Load input, execute N inferences after W warmup loops",
+        "results      : Return the result fp32 vector",
     };
     size_t i;
     for (i = 0; i < sizeof text / sizeof text[0]; ++i) {

@@ -53,6 +53,20 @@ int32_t tr_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32
     return rdbpot(srdhm((int32_t)((uint32_t)x << left_shift), multiplier), right_shift);
 }
 
+/* An int32 accumulator to an int8 output: rescale, add the output zero point, clamp to the
+ * fused activation's range (conv, depthwise conv and fully connected end alike). */
+static int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset, int32_t act_min,
+                         int32_t act_max)
+{
+    return (int8_t)clamp(tr_multiply_by_quantized_multiplier(acc, multiplier, shift) + output_offset, act_min, act_max);
+}
+
+/* The average pool's division: round half away from zero, in C's truncating integer division. */
+static int32_t rounded_average(int32_t sum, int32_t count)
+{
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 void tr_conv2d(const tr_conv_params *p, const int8_t *input, int8_t *output)
 {
     int32_t oy, ox, oc, fy, fx, ic;
@@ -84,8 +98,8 @@ void tr_conv2d(const tr_conv_params *p, const int8_t *input, int8_t *output)
                 if (p->bias) {
                     acc += p->bias[oc];
                 }
-                acc = tr_multiply_by_quantized_multiplier(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                output[((size_t)oy * p->out_w + ox) * p->out_c + oc] = (int8_t)clamp(acc, p->act_min, p->act_max);
+                output[((size_t)oy * p->out_w + ox) * p->out_c + oc] =
+                    requantize(acc, p->multiplier[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
             }
         }
     }
@@ -119,8 +133,8 @@ void tr_depthwise_conv2d(const tr_conv_params *p, const int8_t *input, int8_t *o
                     if (p->bias) {
                         acc += p->bias[oc];
                     }
-                    acc = tr_multiply_by_quantized_multiplier(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                    output[((size_t)oy * p->out_w + ox) * p->out_c + oc] = (int8_t)clamp(acc, p->act_min, p->act_max);
+                    output[((size_t)oy * p->out_w + ox) * p->out_c + oc] =
+                        requantize(acc, p->multiplier[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
                 }
             }
         }
@@ -139,8 +153,7 @@ void tr_fully_connected(const tr_fc_params *p, const int8_t *input, int8_t *outp
         if (p->bias) {
             acc += p->bias[o];
         }
-        acc = tr_multiply_by_quantized_multiplier(acc, p->multiplier, p->shift) + p->output_offset;
-        output[o] = (int8_t)clamp(acc, p->act_min, p->act_max);
+        output[o] = requantize(acc, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max);
     }
 }
 
@@ -164,11 +177,7 @@ void tr_average_pool(const tr_pool_params *p, const int8_t *input, int8_t *outpu
                         ++count;
                     }
                 }
-                if (count == 0) {
-                    acc = 0;
-                } else {
-                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                }
+                acc = count == 0 ? 0 : rounded_average(acc, count);
                 output[((size_t)oy * p->out_w + ox) * p->c + c] = (int8_t)clamp(acc, p->act_min, p->act_max);
             }
         }

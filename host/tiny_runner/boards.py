@@ -3,10 +3,16 @@
 Descriptors ship inside the package (boards/ in the source tree); a lab adds its own by
 pointing TINY_RUNNER_BOARDS at one or more folders (os.pathsep-separated), which are searched
 first. A malformed file is rejected naming the file, the key and what was expected.
+
+Some values leave this process: the vendor string is compiled into the C firmware and printed
+in protocol replies, the QEMU machine and CPU become QEMU options, the name becomes a file
+name. Those must match strict patterns, so no value can carry a shell word, a QEMU sub-option
+(a comma) or a protocol terminator.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -18,6 +24,10 @@ from typing import Any, Callable
 from .errors import BoardError
 
 VID_PID = re.compile(r"[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}")
+# a file name, a cache folder name and a command-line word: no separators, no leading dash
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# printed inside `m-name-dut-[...]`: printable ASCII without `%`, which ends a protocol command
+VENDOR_STRING = re.compile(r"[\x20-\x24\x26-\x7e]{1,64}")
 
 BOARDS_ENV = "TINY_RUNNER_BOARDS"
 MODES = ("performance", "accuracy", "energy")
@@ -44,13 +54,29 @@ def _strings(v) -> bool:
     return bool(v) and all(isinstance(item, str) and item.strip() for item in v)
 
 
+BAUD_EXPECT = "an integer 300..12_000_000 (baud)"
+
+
+def _baud(v) -> bool:
+    return 300 <= v <= 12_000_000  # what serial drivers accept; a larger one overflows them
+
+
+def _safe_name(v) -> bool:
+    return SAFE_NAME.fullmatch(v) is not None
+
+
+def _vendor_string(v) -> bool:
+    return VENDOR_STRING.fullmatch(v) is not None
+
+
 def _vid_pids(v) -> bool:
     return bool(v) and all(isinstance(item, str) and VID_PID.fullmatch(item) for item in v)
 
 
 _NUMBER = (int, float)
 SCHEMA: dict[str, Spec] = {
-    "name": Spec(str, expect="the board name, equal to the file name without .toml"),
+    "name": Spec(str, check=_safe_name, expect="the board name, equal to the file name without .toml "
+                                             "(letters, digits, '.', '_', '-'; at most 64)"),
     "vendor": Spec(str),
     "description": Spec(str, required=False),
     "mcu": Spec(str),
@@ -75,19 +101,23 @@ SCHEMA: dict[str, Spec] = {
     "timestamp.header": Spec(str, required=False, expect="where the pin is on the board, e.g. Arduino D7"),
     "published.system_ids": Spec(list, required=False, check=_strings,
                                  expect="a list of system_id values of the published results table"),
-    "uart.performance_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
-    "uart.accuracy_baud": Spec(int, check=_positive, expect="a positive integer (baud)"),
-    "uart.energy_baud": Spec(int, required=False, check=_positive, expect="a positive integer (baud)"),
+    "uart.performance_baud": Spec(int, check=_baud, expect=BAUD_EXPECT),
+    "uart.accuracy_baud": Spec(int, check=_baud, expect=BAUD_EXPECT),
+    "uart.energy_baud": Spec(int, required=False, check=_baud, expect=BAUD_EXPECT),
     "uart.db_chunk_bytes": Spec(int, required=False, check=lambda v: 1 <= v <= 38, expect="an integer 1..38"),
     "uart.boot_timeout_s": Spec(_NUMBER, required=False, check=_positive, expect="seconds > 0"),
-    "dut.vendor_string": Spec(str, required=False),
+    "dut.vendor_string": Spec(str, required=False, check=_vendor_string,
+                              expect="1 to 64 printable ASCII characters other than '%'"),
     "supply.default_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
     "supply.min_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
     "supply.max_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
     "firmware.port": Spec(str, required=False, check=lambda v: v in FIRMWARE_PORTS,
                           expect=f"one of {', '.join(FIRMWARE_PORTS)}"),
-    "firmware.qemu.machine": Spec(str, required=False, expect="a QEMU machine name (qemu-system-arm -M help)"),
-    "firmware.qemu.cpu": Spec(str, required=False, expect="a QEMU CPU name"),
+    "firmware.qemu.machine": Spec(str, required=False, check=_safe_name,
+                                  expect="a QEMU machine name (qemu-system-arm -M help; letters, digits, '.', '_', "
+                                         "'-')"),
+    "firmware.qemu.cpu": Spec(str, required=False, check=_safe_name,
+                              expect="a QEMU CPU name (letters, digits, '.', '_', '-')"),
     "firmware.qemu.icount_shift": Spec(int, required=False, check=lambda v: 0 <= v <= 10,
                                        expect="an integer 0..10 (each instruction takes 2^shift ns)"),
     "simulation.cycles_per_mac": Spec(_NUMBER, check=_positive, expect="cycles > 0"),
@@ -188,13 +218,15 @@ class Board:
         return self.data.get("supply", {})
 
 
-def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+def _flatten(data: dict, source: Path, prefix: str = "") -> dict[str, Any]:
     flat = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
+        if "." in key:  # a quoted "uart.x" would pass for uart.x but not be found under [uart]
+            raise BoardError(f"{source}: unknown key {path!r} (a quoted key with a dot; write it as a table)")
         if isinstance(value, dict):
             flat[path] = value
-            flat.update(_flatten(value, path + "."))
+            flat.update(_flatten(value, source, path + "."))
         else:
             flat[path] = value
     return flat
@@ -202,7 +234,7 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
 
 def validate(data: dict, source: Path) -> None:
     """Raise BoardError on the first problem, naming the file and the key."""
-    flat = _flatten(data)
+    flat = _flatten(data, source)
     virtual = data.get("virtual", False) is True
     firmware = "firmware" in data
     for key, value in flat.items():
@@ -215,7 +247,7 @@ def validate(data: dict, source: Path) -> None:
             raise BoardError(f"{source}: unknown key '{key}'")
         if isinstance(value, bool) and spec.kind is not bool or not isinstance(value, spec.kind):
             raise BoardError(f"{source}: key '{key}': expected {spec.expect or _kind_name(spec.kind)}, got {value!r}")
-        if spec.check and not spec.check(value):
+        if isinstance(value, float) and not math.isfinite(value) or spec.check and not spec.check(value):
             raise BoardError(f"{source}: key '{key}': expected {spec.expect}, got {value!r}")
     for key, spec in SCHEMA.items():
         # a board that runs the C firmware here is timed by it: no latency model to declare
@@ -246,12 +278,25 @@ def validate(data: dict, source: Path) -> None:
         missing = [k for k in POWER_KEYS if k not in power]
         if missing:
             raise BoardError(f"{source}: missing key 'simulation.power.{missing[0]}' (milliamperes >= 0)")
-    supply = data.get("supply", {})
-    low, high = supply.get("min_mv"), supply.get("max_mv")
-    if low and high and not low <= supply.get("default_mv", low) <= high:
-        raise BoardError(f"{source}: key 'supply.default_mv': expected a value within supply.min_mv..max_mv")
+    _check_supply(data.get("supply", {}), source)
     if data["name"] != source.stem:
         raise BoardError(f"{source}: key 'name' is {data['name']!r} but the file is named {source.name}")
+
+
+def _check_supply(supply: dict, source: Path) -> None:
+    """min_mv <= default_mv <= max_mv, naming only the keys the file has."""
+    low, default, high = supply.get("min_mv"), supply.get("default_mv"), supply.get("max_mv")
+    if low is not None and high is not None and low > high:
+        raise BoardError(f"{source}: keys 'supply.min_mv' ({low}) and 'supply.max_mv' ({high}): "
+                         "min_mv must not exceed max_mv")
+    if default is None:
+        return
+    if low is not None and default < low:
+        raise BoardError(f"{source}: key 'supply.default_mv' ({default}): expected at least "
+                         f"supply.min_mv ({low})")
+    if high is not None and default > high:
+        raise BoardError(f"{source}: key 'supply.default_mv' ({default}): expected at most "
+                         f"supply.max_mv ({high})")
 
 
 def _kind_name(kind) -> str:
@@ -268,6 +313,10 @@ def _search_dirs() -> list[Path]:
 def load_board_file(path: Path) -> Board:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise BoardError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line}); "
+                         "save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise BoardError(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
@@ -295,3 +344,14 @@ def load_board(name: str) -> Board:
 
 def all_boards() -> list[Board]:
     return [load_board_file(path) for _, path in sorted(board_files().items())]
+
+
+def scan_boards() -> tuple[list[Board], list[BoardError]]:
+    """Every descriptor that loads, and the error of each one that does not."""
+    boards, errors = [], []
+    for _, path in sorted(board_files().items()):
+        try:
+            boards.append(load_board_file(path))
+        except BoardError as exc:
+            errors.append(exc)
+    return boards, errors

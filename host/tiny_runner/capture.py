@@ -22,6 +22,8 @@ import numpy as np
 
 from energy_monitor import MonitorError
 
+from .rundir import write_failure
+
 SAMPLE_DTYPE = "<f4"
 
 
@@ -73,8 +75,11 @@ class Capture:
             self._halt.set()
             if self._thread:
                 self._thread.join(timeout=10)
-            self._samples.close()
-            self._edges_file.close()
+            for file in (self._samples, self._edges_file):
+                try:
+                    file.close()
+                except OSError:  # the last buffered bytes did not fit; the error that stopped the run says so
+                    pass
 
     # -- the reducer ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -90,7 +95,13 @@ class Capture:
                 if self._halt.is_set():
                     return
                 continue
-            self._take(chunk)
+            try:
+                self._take(chunk)
+            except OSError as exc:  # a full disk: the run stops with what the files hold so far
+                with self._lock:
+                    self.error = write_failure(self.directory / "energy.f4", exc)
+                    self._lock.notify_all()
+                return
 
     def _take(self, chunk) -> None:
         energy = chunk.energy(self.voltage_v)

@@ -21,6 +21,7 @@ from .boards import Board
 from .errors import DetectionError, PortError
 from .link import Link
 from .monitors import KINDS
+from .printable import printable
 from .relay import HOST_BAUD, RELAYS
 
 NAME_COMMAND = b"name%"
@@ -280,7 +281,7 @@ def find_dut_port(board: Board, baud: int) -> tuple[str, str]:
 
 
 def _probe_outcome(probe: NameProbe) -> str:
-    return f"answered {probe.reply}" if probe.reply else probe.note
+    return f"answered {printable(probe.reply)}" if probe.reply else probe.note
 
 
 # -- the energy bench's monitor and pass-through board (measure --mode energy without ports) -------
@@ -310,8 +311,8 @@ def find_monitor(kind_name: str | None) -> tuple[str, str]:
     return spec, f"energy monitor {spec} found by {how}"
 
 
-def find_relay() -> tuple[str, str]:
-    """(--relay spec, how it was found) for the only attached pass-through board.
+def find_relay(kind: str | None = None) -> tuple[str, str]:
+    """(--relay spec, how it was found) for the only attached pass-through board (of this kind).
 
     The interface board shares its USB ID with every STLINK-V3 board, so a port counts as one
     only when it answers `name%` as one; the IO manager is known by its Arduino IDs."""
@@ -319,7 +320,7 @@ def find_relay() -> tuple[str, str]:
     for port in serial_ports():
         usb_id = _usb_id(port)
         for relay in RELAYS.values():
-            if usb_id not in relay.USB_IDS:
+            if usb_id not in relay.USB_IDS or kind not in (None, relay.kind):
                 continue
             how = f"USB ID {usb_id_text(usb_id)}"
             if relay.NAME:
@@ -327,6 +328,9 @@ def find_relay() -> tuple[str, str]:
                     continue
                 how += f" and its answer {relay.NAME!r} to name%"
             found.append((f"{relay.kind}:{port.device}", how))
+    if not found and kind:
+        raise DetectionError(f"no {kind} pass-through board is attached (`tiny-runner detect --probe-names` lists "
+                             f"what is); connect it or pass --relay {kind}:PORT")
     if not found:
         raise DetectionError("no pass-through board is attached (an interface board answering name%, or an Arduino "
                              "IO manager; `tiny-runner detect --probe-names` lists what is); connect it or pass "

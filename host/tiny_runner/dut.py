@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .errors import DutErrorReply, DutTimeout, FirmwareMismatch, ProtocolError
 from .link import Link
+from .printable import printable
 
 COMMAND_BUDGET = 80  # characters the reference parser keeps (tiny_protocol.md §3.1)
 MAX_DB_CHUNK = (COMMAND_BUDGET - len("db ")) // 2  # 38 payload bytes per `db` command
@@ -33,12 +34,32 @@ _UNPREFIXED_ERRORS = (
     re.compile(r"^Input db has \d+ elemented, expected \d+$"),
 )
 _REBOOT_MARKERS = ("m-init-done",)
+# What the tail of an earlier command's reply carries: a DUT still finishing an `infer` (or a
+# download) that a killed host started answers that before it reads the next command.
+_STALE = re.compile(
+    r"^(m-lap-us-\d+|m-results-\[[^\]]*\]|m-infer-done|m-infer-start-\d+|m-warmup-start-\d+|m-warmup-done"
+    r"|m-load-done|m-\[Expecting \d+ bytes\]|m-buffer-[0-9a-f-]*|)$"
+)
+NAME_ATTEMPT_S = 2.0  # one `name%` attempt; some hosts (QEMU, USB bridges) hold back the first bytes
+_NAME_ATTEMPT_MAX_S = 8.0  # a silent DUT is asked less often, so a busy one does not queue many
+_FAST_ATTEMPTS = 3  # attempts at NAME_ATTEMPT_S before the wait between them grows
+_SETTLE_S = 0.25  # after the name: how long the line must be quiet (answers to repeated `name%`)
 
 
 @dataclass
 class Banner:
     lines: list[str]
     mode: str | None  # "performance", "energy", or None if the banner carried no mode line
+
+
+@dataclass
+class Greeting:
+    """How the DUT came to answer `name%`."""
+
+    vendor: str
+    attempts: int  # `name%` commands sent
+    stale: list[str] = field(default_factory=list)  # lines of an earlier command's reply, skipped
+    flushed: bool = False  # a lone `%` was sent to clear stray bytes from the DUT's command buffer
 
 
 @dataclass
@@ -99,6 +120,10 @@ class DutClient:
         self.command_timeout_s = command_timeout_s
         self.answered = False  # until the DUT first answers, a banner means it is still booting
         self.late_banner: Banner | None = None
+        self.skipped: list[str] = []  # lines of an earlier command's reply, met before the first answer
+        # False: neither banner nor `timestamp%` told the mode; the first `infer` reply does (lap lines or not)
+        self.firmware_mode_known = True
+        self.on_mode_learnt = None  # called with the mode the first `infer` reply showed
 
     # -- the basic exchange ----------------------------------------------------------------
     def read_banner(self, timeout_s: float, first_line_s: float | None = None) -> Banner | None:
@@ -117,6 +142,9 @@ class DutClient:
                     )
                 return None
             if line == READY:
+                if lines and not _is_banner(lines) and all(_STALE.match(line) for line in lines):
+                    self.skipped += lines  # not a boot: the end of an `infer` a killed host started
+                    return None
                 return Banner(lines, mode_from_banner(lines))
             lines.append(line)
 
@@ -160,10 +188,105 @@ class DutClient:
 
     def _raise_on_error(self, command: str, lines: list[str]) -> None:
         for line in lines:
-            if line.startswith("e-") or any(p.match(line) for p in _UNPREFIXED_ERRORS):
+            if _is_error(line):
                 raise DutErrorReply(
-                    f"the DUT rejected {command + '%'!r}: {line}", command=command, reply=line
+                    f"the DUT rejected {command + '%'!r}: {printable(line)}", command=command, reply=line
                 )
+
+    # -- the first contact ---------------------------------------------------------------------
+    def greet(self, budget_s: float, note=None) -> Greeting:
+        """Ask `name%` until the DUT answers with its name, for at most budget_s.
+
+        Three things a bench does to the first command are taken in stride: a DUT still finishing
+        an earlier command (its reply tail, up to its `m-ready`, is skipped, and the `name%` it
+        has queued is then answered), stray bytes in the DUT's command buffer (the first error
+        reply gets one lone `%` to flush the buffer, then `name%` again) and a DUT that did not
+        hear the command (asked again, less often as the silence goes on)."""
+        note = note or (lambda message: None)
+        deadline = time.monotonic() + budget_s
+        greeting = Greeting(vendor="", attempts=0, stale=self.skipped)
+        wait_s, heard = NAME_ATTEMPT_S, b""
+        while True:
+            greeting.attempts += 1
+            vendor = self._ask_name(min(deadline, time.monotonic() + wait_s), greeting, note)
+            if vendor is not None:
+                greeting.vendor = vendor
+                if greeting.attempts > 1 or greeting.flushed:
+                    self._settle()
+                self.answered = True
+                return greeting
+            heard = self.link.partial() or heard
+            if time.monotonic() >= deadline:
+                got = f"received {printable(heard)!r}" if heard else "received nothing"
+                if greeting.stale:
+                    got += f" after the end of an earlier command's reply ({len(greeting.stale)} lines)"
+                raise DutTimeout(
+                    f"no reply from {self.link.url} to 'name%' within {budget_s:g} s ({greeting.attempts} attempts, "
+                    f"{got}); that is long enough for an inference an earlier run left running to finish: check "
+                    "the port, the baud rate and that the DUT is powered and running the benchmark firmware"
+                )
+            if greeting.attempts >= _FAST_ATTEMPTS:
+                wait_s = min(2 * wait_s, _NAME_ATTEMPT_MAX_S)
+            note(f"no answer to name% (attempt {greeting.attempts}); asking again "
+                 f"(up to {max(0.0, deadline - time.monotonic()):.0f} s more: the DUT may still be busy)")
+
+    def _ask_name(self, attempt_deadline: float, greeting: Greeting, note) -> str | None:
+        """One `name%`: the vendor, or None if no name came by attempt_deadline (or the DUT
+        asked to be asked again: it was booting, or it got a flush)."""
+        stale = self.link.drain()
+        if stale and _is_banner(stale.decode("latin-1").splitlines()):
+            self._booted(stale.decode("latin-1").splitlines(), "before 'name%'")
+        try:
+            self.link.send(b"name%")
+        except DutTimeout as exc:  # a pass-through board still busy with the earlier command
+            note(f"name% not passed on ({exc.message})")
+            return None
+        span = attempt_deadline - time.monotonic()
+        lines: list[str] = []
+        while True:
+            line = self.link.read_line(attempt_deadline)
+            if line is None:
+                return None
+            if line != READY:
+                lines.append(line)
+                continue
+            vendor = next((m.group(2) for m in map(_NAME.match, lines) if m), None)
+            if vendor is not None:
+                return vendor
+            if _is_banner(lines):
+                self._booted(lines, "instead of answering 'name%'")
+                return None
+            errors = [line for line in lines if _is_error(line)]
+            if errors and not greeting.flushed:
+                note(f"name% answered with {printable(errors[0])!r}: stray bytes in the DUT's command buffer; "
+                     "flushing it with a lone % and asking again")
+                self._flush()
+                greeting.flushed = True
+                return None
+            self._raise_on_error("name", lines)
+            if not all(_STALE.match(line) for line in lines):
+                raise ProtocolError(
+                    f"{self.link.url}: no m-name-... line in the reply to 'name%': {printable(repr(lines))}"
+                )
+            # the end of an earlier command; this `name%` is still queued behind it
+            greeting.stale += lines
+            note(f"skipped the end of an earlier command's reply: {printable(repr(lines))}")
+            lines = []
+            attempt_deadline = time.monotonic() + span
+
+    def _flush(self) -> None:
+        """A lone `%` ends whatever stray characters the DUT's command buffer holds (the
+        official runner does the same); its reply, whatever it is, is read and dropped."""
+        self.link.send(b"%")
+        deadline = time.monotonic() + NAME_ATTEMPT_S
+        while (line := self.link.read_line(deadline)) is not None and line != READY:
+            pass
+
+    def _settle(self) -> None:
+        """Answers to `name%` commands sent while the DUT was busy may still come: let them."""
+        leftover = self.link.drain(quiet_s=_SETTLE_S).decode("latin-1").splitlines()
+        if _is_banner(leftover):
+            self._booted(leftover, "after answering 'name%'")
 
     # -- typed commands ---------------------------------------------------------------------
     def name(self, timeout_s: float | None = None) -> str:
@@ -183,10 +306,18 @@ class DutClient:
             raise ProtocolError(f"{self.link.url}: 'profile%' reply lacks m-profile-[...] or m-model-[...]: {lines!r}")
         return profile, model
 
-    def firmware_mode(self) -> str:
+    def firmware_mode(self) -> str | None:
         """Ask the DUT which timestamp mode it was built for: a `timestamp` command prints
-        m-lap-us-N in performance firmware and nothing (a GPIO pulse) in energy firmware."""
-        lines = self.transact("timestamp")
+        m-lap-us-N in performance firmware and nothing (a GPIO pulse) in energy firmware.
+        None if the firmware has no `timestamp` command (the MLCommons DUT API need not have
+        one): then the first `infer` reply tells, and on_mode_learnt hears it."""
+        try:
+            lines = self.transact("timestamp")
+        except DutErrorReply as exc:
+            if not exc.reply.startswith("e-[Unknown command"):
+                raise
+            self.firmware_mode_known = False
+            return None
         return "performance" if any(_LAP.match(line) for line in lines) else "energy"
 
     def load(self, data: bytes) -> None:
@@ -218,6 +349,10 @@ class DutClient:
         command = f"infer {iterations} {warmup}"
         lines = self.transact(command, timeout_s)
         laps = [int(m.group(1)) for m in map(_LAP.match, lines) if m]
+        if not self.firmware_mode_known:
+            self.firmware_mode_known = True
+            if self.on_mode_learnt:
+                self.on_mode_learnt("performance" if laps else "energy")
         results = [line for line in lines if line.startswith("m-results-")]
         expected_start = f"m-infer-start-{iterations}"
         if expected_start not in lines or "m-infer-done" not in lines:
@@ -251,6 +386,10 @@ class DutClient:
         if len(lines) != 1:
             raise ProtocolError(f"'results%' returned {len(lines)} results lines")
         return parse_results(lines[0])
+
+
+def _is_error(line: str) -> bool:
+    return line.startswith("e-") or any(p.match(line) for p in _UNPREFIXED_ERRORS)
 
 
 def _check_command(command: str) -> None:

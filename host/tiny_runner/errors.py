@@ -158,12 +158,24 @@ class UsageError(TinyRunnerError):
 
 
 class Interrupted(TinyRunnerError):
-    """The user stopped the run (Ctrl-C / SIGTERM)."""
+    """The user stopped the run (Ctrl-C)."""
 
     exit_code = 130
+
+
+class Terminated(TinyRunnerError):
+    """The run was ended by SIGTERM or SIGHUP (a scheduler, CI, a closed terminal): 128 + 15."""
+
+    exit_code = 143
 
 
 class DetectionError(TinyRunnerError):
     """The board's port could not be found: no port, or several, with its USB ID and name."""
 
     exit_code = 30
+
+
+class RunDirError(TinyRunnerError):
+    """The run directory cannot be created or written: a file in its place, a read-only folder, a full disk."""
+
+    exit_code = 31

@@ -3,25 +3,35 @@
 An image is identified by everything that goes into it: the firmware sources, the model file,
 the port, the mode, the vendor string and the compiler. Built images are kept in a cache
 folder ($TINY_RUNNER_CACHE, default ~/.cache/tiny-runner) under that identity, so a second run
-reuses the image and a change to any input builds a new one.
+reuses the image and a change to any input builds a new one. An entry appears only whole
+(built in a scratch folder, then renamed); one without its `complete` marker is built again.
+Nothing from a descriptor reaches make's command line: the vendor string goes in a header file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import codegen
 from .codegen import generate
 from .errors import FirmwareBuildError
 from .firmware_tree import firmware_source_dir
 
 CACHE_ENV = "TINY_RUNNER_CACHE"
+MODES = ("performance", "energy")
 _BUILD_TIMEOUT_S = 600
+_MAKE_SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")  # make splits on spaces; recipes run in a shell
+_OUT = "out"  # make's output folder inside the scratch folder
+_VENDOR_HEADER = "tr_vendor.h"
+_INFO = "model-info.txt"
+_COMPLETE = "complete"  # written last, holding the image's identity
 
 
 @dataclass(frozen=True)
@@ -72,19 +82,40 @@ def build_image(port_name: str, model_path: Path, model_id: str, mode: str, vend
     port = PORTS.get(port_name)
     if port is None:
         raise FirmwareBuildError(f"unknown firmware port {port_name!r}; ports: {', '.join(PORTS)}")
+    if mode not in MODES:
+        raise FirmwareBuildError(f"unknown firmware mode {mode!r}; modes: {', '.join(MODES)}")
     for tool in (port.compiler, "make", port.size_tool):
         if shutil.which(tool) is None:
             raise FirmwareBuildError(f"{tool} not found: {port.install_hint}")
     sources = firmware_source_dir()
+    if not _MAKE_SAFE_PATH.fullmatch(str(sources)):
+        raise FirmwareBuildError(f"the firmware sources are in {sources}, a path make cannot use safely: "
+                                 "install tiny-runner under a path of letters, digits and ._+-/ only")
     key = _identity(sources, port, Path(model_path), model_id, mode, vendor)
     folder = cache_root() / "firmware" / f"{port.name}-{model_id}-{mode}-{key[:16]}"
-    reused = (folder / port.image).is_file()
+    reused = _is_complete(folder, port, key)
     if not reused:
-        _build(sources, port, Path(model_path), model_id, mode, vendor, folder)
+        _build(sources, port, Path(model_path), model_id, mode, vendor, folder, key)
     info = _read_info(folder)
     text, data, bss = _sizes(port, folder / port.image)
     return Image(folder / port.image, port.name, model_id, mode, text, data, bss, info["weight_bytes"],
                  info["arena_bytes"], reused)
+
+
+def vendor_header(vendor: str) -> str:
+    """A C header defining TR_VENDOR as exactly `vendor`: the string reaches the compiler in a
+    file, never on a command line a shell could read."""
+    return f"#define TR_VENDOR {_c_string(vendor)}\n"
+
+
+def _c_string(text: str) -> str:
+    """A C string literal for `text`: printable ASCII as itself, except backslash, quote and
+    `?` (no trigraph can form); anything else as octal escapes of its UTF-8 bytes."""
+    out = []
+    for byte in text.encode("utf-8"):
+        char = chr(byte)
+        out.append(char if 0x20 <= byte <= 0x7E and char not in '\\"?' else f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
 
 
 def _identity(sources: Path, port: Port, model_path: Path, model_id: str, mode: str, vendor: str) -> str:
@@ -92,6 +123,8 @@ def _identity(sources: Path, port: Port, model_path: Path, model_id: str, mode: 
     for path in sorted(p for p in sources.rglob("*") if p.is_file() and _is_source(p, sources)):
         digest.update(str(path.relative_to(sources)).encode() + b"\0" + path.read_bytes())
     digest.update(model_path.read_bytes())
+    # the model's C is generated, so the generator is a source too
+    digest.update(Path(codegen.__file__).read_bytes())
     digest.update(f"\0{port.name}\0{model_id}\0{mode}\0{vendor}\0{_compiler_version(port)}".encode())
     return digest.hexdigest()
 
@@ -107,39 +140,69 @@ def _compiler_version(port: Port) -> str:
 
 
 def _build(sources: Path, port: Port, model_path: Path, model_id: str, mode: str, vendor: str,
-           folder: Path) -> None:
+           folder: Path, key: str) -> None:
+    """Build in a scratch folder next to the cache entry and rename it into place only once the
+    image is complete, so no later run ever finds half an image under the entry's name."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch_dir = tempfile.TemporaryDirectory(prefix=f".{folder.name}-", dir=folder.parent, ignore_cleanup_errors=True)
     with scratch_dir as scratch:
         work = Path(scratch)
         generated = generate(model_path, work / "model", model_id)
-        (work / "model-info.txt").write_text(f"weight_bytes={generated.weight_bytes}\n"
-                                             f"arena_bytes={generated.arena_bytes}\n")
-        command = ["make", "-C", str(sources), f"PORT={port.name}", f"MODEL_DIR={work / 'model'}", f"MODE={mode}",
-                   f"OUT={work}", f"VENDOR={vendor}"]
+        (work / _INFO).write_text(f"weight_bytes={generated.weight_bytes}\n"
+                                  f"arena_bytes={generated.arena_bytes}\n")
+        (work / _VENDOR_HEADER).write_text(vendor_header(vendor), encoding="ascii")
+        # every path relative to the scratch folder, whatever characters the cache's path has
+        command = ["make", "-f", str(sources / "Makefile"), f"PORT={port.name}", "MODEL_DIR=model", f"MODE={mode}",
+                   f"OUT={_OUT}", f"VENDOR_HEADER={_VENDOR_HEADER}"]
         with open(work / "build.log", "w") as log:
             log.write(" ".join(command) + "\n")
             log.flush()
             try:
-                proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=_BUILD_TIMEOUT_S)
+                proc = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=log,
+                                      stderr=subprocess.STDOUT, timeout=_BUILD_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 raise FirmwareBuildError(f"building the {port.name} firmware took over {_BUILD_TIMEOUT_S} s") from None
-        if proc.returncode != 0:
+        built = work / _OUT / port.image
+        if proc.returncode != 0 or not built.is_file():
             kept = folder.parent / f"failed-{folder.name}.log"
             shutil.copy(work / "build.log", kept)
             lines = [line for line in (work / "build.log").read_text().splitlines() if "error" in line.lower()]
-            detail = lines[0].strip() if lines else f"make exited with {proc.returncode}"
+            detail = lines[0].strip() if lines else (f"make exited with {proc.returncode}" if proc.returncode
+                                                     else f"make wrote no {port.image}")
             raise FirmwareBuildError(f"building the {port.name} firmware failed: {detail} (full log: {kept})")
-        shutil.rmtree(work / "obj", ignore_errors=True)
+        built.replace(work / port.image)
+        shutil.rmtree(work / _OUT, ignore_errors=True)
+        (work / _COMPLETE).write_text(key + "\n")  # last: the folder now holds a whole image
+        _discard_incomplete(folder, port, key)
         try:
-            os.rename(work, folder)  # atomic: a concurrent build of the same image loses the race harmlessly
+            os.rename(work, folder)  # atomic
         except OSError:
-            if not (folder / port.image).is_file():
-                raise
+            if not _is_complete(folder, port, key):  # else a concurrent build of the same image won the race
+                raise FirmwareBuildError(f"cannot put the built image in place at {folder}") from None
+
+
+def _is_complete(folder: Path, port: Port, key: str) -> bool:
+    try:
+        return ((folder / _COMPLETE).read_text().strip() == key and (folder / port.image).is_file()
+                and set(_read_info(folder)) >= {"weight_bytes", "arena_bytes"})
+    except (OSError, ValueError):
+        return False
+
+
+def _discard_incomplete(folder: Path, port: Port, key: str) -> None:
+    """Move aside what an interrupted build (or an older version) left under the entry's name."""
+    if not folder.exists() or _is_complete(folder, port, key):
+        return
+    stale = Path(tempfile.mkdtemp(prefix=f".stale-{folder.name}-", dir=folder.parent))
+    try:
+        os.rename(folder, stale / "entry")
+    except OSError:
+        pass  # gone already, or another build moved it
+    shutil.rmtree(stale, ignore_errors=True)
 
 
 def _read_info(folder: Path) -> dict[str, int]:
-    pairs = (line.split("=", 1) for line in (folder / "model-info.txt").read_text().splitlines() if "=" in line)
+    pairs = (line.split("=", 1) for line in (folder / _INFO).read_text().splitlines() if "=" in line)
     return {key: int(value) for key, value in pairs}
 
 

@@ -42,13 +42,42 @@ class FirmwareImage:
         return ", ".join(f"{s.address:#010x}-{s.end - 1:#010x}" for s in self.segments)
 
 
+@dataclass(frozen=True)
+class FlashRegion:
+    """Where a board's image may go. read_image checks an image against it from the file's size
+    or headers before it reads the data, so a huge file is refused without being loaded."""
+
+    board: str
+    base: int
+    size: int
+    check_addresses: bool = True  # False where only the size bounds an image (a native program's addresses)
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    def describe(self) -> str:
+        return f"{self.board}'s flash {self.base:#010x}-{self.end - 1:#010x} ({self.size:,} bytes)"
+
+
+# An Intel HEX record spells each byte as two characters and adds 11 or 12 of framing; records of
+# 8 bytes or more stay under 4 characters a byte, so a bigger file cannot be an image for the flash.
+_HEX_CHARS_PER_BYTE = 4
+_HEX_SLACK = 64 * 1024  # extended address records, a start record, comments of some tools
+_HASH_CHUNK = 1024 * 1024
+
+
 def image_format(path: Path, given: str | None = None) -> str:
     """--format when given, else the file name's suffix, else the file's first bytes."""
     if given:
         return given
     if path.suffix.lower() in _SUFFIXES:
         return _SUFFIXES[path.suffix.lower()]
-    head = path.read_bytes()[:4]
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise FlashImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if head == b"\x7fELF":
         return "elf"
     if head[:1] == b":":
@@ -56,29 +85,45 @@ def image_format(path: Path, given: str | None = None) -> str:
     raise FlashImageError(f"{path}: cannot tell the image format from its name; pass --format elf, hex or bin")
 
 
-def read_image(path: Path, fmt: str | None = None, base_address: int | None = None) -> FirmwareImage:
+def read_image(path: Path, fmt: str | None = None, base_address: int | None = None,
+               flash: FlashRegion | None = None) -> FirmwareImage:
     path = Path(path)
     if not path.is_file():
         raise FlashImageError(f"{path}: no such image file")
     fmt = image_format(path, fmt)
     if fmt != "bin" and base_address is not None:
         raise FlashImageError(f"{path}: a {fmt.upper()} image carries its own addresses; --base-address is for .bin")
-    if fmt == "bin":
-        if base_address is None:
-            raise FlashImageError(f"{path}: a raw binary has no address; pass --base-address")
-        data = path.read_bytes()
-        segments, machine = ([Segment(base_address, data)] if data else []), None
-    elif fmt == "hex":
-        segments, machine = _hex_segments(path), None
-    else:
-        segments, machine = _elf_segments(path)
-    if not segments:
-        raise FlashImageError(f"{path}: the {fmt.upper()} image holds no bytes to program")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        if fmt == "bin":
+            if base_address is None:
+                raise FlashImageError(f"{path}: a raw binary has no address; pass --base-address")
+            if flash:
+                _check_spans(path, [(base_address, path.stat().st_size)], flash)
+            data = path.read_bytes()
+            segments, machine = ([Segment(base_address, data)] if data else []), None
+        elif fmt == "hex":
+            if flash:
+                _check_hex_size(path, flash)
+            segments, machine = _hex_segments(path), None
+        else:
+            segments, machine = _elf_segments(path, flash)
+        if not segments:
+            raise FlashImageError(f"{path}: the {fmt.upper()} image holds no bytes to program")
+        digest = _sha256(path)
+    except OSError as exc:
+        raise FlashImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return FirmwareImage(path, fmt, tuple(sorted(segments, key=lambda s: s.address)), machine, digest)
 
 
-def _elf_segments(path: Path) -> tuple[list[Segment], str]:
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _elf_segments(path: Path, flash: FlashRegion | None) -> tuple[list[Segment], str]:
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -87,11 +132,20 @@ def _elf_segments(path: Path) -> tuple[list[Segment], str]:
             elf = ELFFile(f)
             # What a loader writes: loadable segments' file bytes at their load (physical) address;
             # .bss occupies memory but not flash.
-            segments = [Segment(seg["p_paddr"], seg.data()[: seg["p_filesz"]])
-                        for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] > 0]
+            loads = [seg for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] > 0]
+            if flash:  # from the program headers alone, before any segment is read
+                _check_spans(path, [(seg["p_paddr"], seg["p_filesz"]) for seg in loads], flash)
+            segments = [Segment(seg["p_paddr"], seg.data()[: seg["p_filesz"]]) for seg in loads]
             return segments, elf["e_machine"]
     except ELFError as exc:
         raise FlashImageError(f"{path}: not a valid ELF file ({exc})") from None
+
+
+def _check_hex_size(path: Path, flash: FlashRegion) -> None:
+    size = path.stat().st_size
+    if size > _HEX_CHARS_PER_BYTE * flash.size + _HEX_SLACK:
+        raise ImageDoesNotFit(f"{path}: a {size:,}-byte Intel HEX file is too large to be an image for "
+                              f"{flash.describe()} (HEX spells each byte in 2 to {_HEX_CHARS_PER_BYTE} characters)")
 
 
 def _hex_segments(path: Path) -> list[Segment]:
@@ -104,13 +158,20 @@ def _hex_segments(path: Path) -> list[Segment]:
     return [Segment(start, hexfile.tobinstr(start=start, end=stop - 1)) for start, stop in hexfile.segments()]
 
 
+def _check_spans(path: Path, spans: list[tuple[int, int]], flash: FlashRegion) -> None:
+    """(address, length) spans: together no larger than the flash, and, where addresses count, inside it."""
+    total = sum(length for _, length in spans)
+    if total > flash.size:
+        raise ImageDoesNotFit(f"{path}: {total:,} bytes do not fit {flash.describe()}")
+    if not flash.check_addresses:
+        return
+    for address, length in spans:
+        if address < flash.base or address + length > flash.end:
+            raise ImageDoesNotFit(f"{path}: writes {address:#010x}-{address + length - 1:#010x}, outside "
+                                  f"{flash.describe()}; is the image linked for this board?")
+
+
 def check_fits(image: FirmwareImage, board_name: str, flash_base: int, flash_bytes: int) -> None:
     """Every byte of the image must land inside the board's flash."""
-    flash_end = flash_base + flash_bytes
-    region = f"{board_name}'s flash {flash_base:#010x}-{flash_end - 1:#010x} ({flash_bytes:,} bytes)"
-    if image.size > flash_bytes:
-        raise ImageDoesNotFit(f"{image.path}: {image.size:,} bytes do not fit {region}")
-    for segment in image.segments:
-        if segment.address < flash_base or segment.end > flash_end:
-            raise ImageDoesNotFit(f"{image.path}: writes {segment.address:#010x}-{segment.end - 1:#010x}, outside "
-                                  f"{region}; is the image linked for this board?")
+    _check_spans(image.path, [(s.address, len(s.data)) for s in image.segments],
+                 FlashRegion(board_name, flash_base, flash_bytes))

@@ -26,9 +26,13 @@ class Link:
         self.wire_log = wire_log
         self._pending = bytearray()
         try:
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=_POLL_S, write_timeout=10)
+            # exclusive: a second run on a port in use stops here instead of stealing the first run's bytes
+            self._port = serial.serial_for_url(url, baudrate=baud, timeout=_POLL_S, write_timeout=10, exclusive=True)
         except (serial.SerialException, ValueError, OSError) as exc:
-            raise PortError(f"cannot open port {url}: {_open_reason(exc, url)}") from None
+            reason = _open_reason(exc, url)
+            if "exclusively lock" in reason:
+                reason = "it is in use by another program (another tiny-runner run?)"
+            raise PortError(f"cannot open port {url}: {reason}") from None
         if wire_log:
             wire_log.note(f"opened {url} at {baud} baud")
 

@@ -23,6 +23,8 @@ class ModelInfo:
     op_counts: dict[str, int]
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
+    input_type: str  # the schema's tensor type name: "INT8", "FLOAT32", ...
+    output_type: str
 
 
 def _schema():
@@ -55,10 +57,13 @@ def model_info(path: Path) -> ModelInfo:
         elif name == "FULLY_CONNECTED":  # weights [out, in]
             macs += int(np.prod(out)) * int(weights[1])
     inputs, outputs = graph.inputs, graph.outputs
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     return ModelInfo(
         macs=macs,
         operators=len(graph.operators),
         op_counts=dict(counts),
         input_shape=tuple(int(d) for d in graph.tensors[inputs[0]].shape),
         output_shape=tuple(int(d) for d in graph.tensors[outputs[0]].shape),
+        input_type=type_names.get(graph.tensors[inputs[0]].type, "UNKNOWN"),
+        output_type=type_names.get(graph.tensors[outputs[0]].type, "UNKNOWN"),
     )

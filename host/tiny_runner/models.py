@@ -75,6 +75,12 @@ def check_fits(benchmark_id: str, path: Path) -> None:
 
     want_in, want_out = MODEL_IO_ELEMENTS[benchmark_id]
     info = model_info(path)
+    # the protocol carries int8 tensors (ad01's float windows are quantised by the firmware)
+    if (info.input_type, info.output_type) != ("INT8", "INT8"):
+        raise ModelError(
+            f"{path}: input tensor {info.input_type}, output tensor {info.output_type}; MLPerf Tiny firmware runs "
+            "int8-quantised models (INT8 input and output)"
+        )
     got_in, got_out = int(np.prod(info.input_shape)), int(np.prod(info.output_shape))
     if (got_in, got_out) != (want_in, want_out):
         raise ModelError(

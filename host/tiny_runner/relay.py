@@ -15,6 +15,7 @@ import time
 
 from .errors import DutTimeout, ProtocolError, UsageError
 from .link import Link
+from .printable import printable
 
 DUT_PREFIX = "[dut]: "
 HOST_BAUD = 115_200  # host side of both pass-through boards
@@ -42,8 +43,8 @@ class RelayLink:
                 return None if line is None else line[len(DUT_PREFIX):]
             self.board.note(line)  # the board's own output between DUT lines
 
-    def drain(self) -> bytes:
-        stale = self.link.drain().decode("latin-1")
+    def drain(self, quiet_s: float = 0.0) -> bytes:
+        stale = self.link.drain(quiet_s).decode("latin-1")
         dut_lines = [line[len(DUT_PREFIX):] for line in stale.replace("\r", "").split("\n")
                      if line.startswith(DUT_PREFIX)]
         return "".join(line + "\r\n" for line in dut_lines).encode("latin-1")
@@ -63,7 +64,7 @@ class PassThroughBoard:
         self.log = log or (lambda message: None)
 
     def note(self, line: str) -> None:
-        self.log(f"{self.kind}: {line}")
+        self.log(f"{self.kind}: {printable(line)}")
 
     def _board_lines(self, sent: str, until: str, timeout_s: float = _BOARD_TIMEOUT_S) -> list[str]:
         """The board's own lines (not `[dut]: ` ones) after `sent`, up to the line `until`."""
@@ -145,7 +146,7 @@ class IoManager(PassThroughBoard):
 
     def identify(self) -> str:
         lines = self._command("name")
-        return lines[0] if lines else "io manager"
+        return printable(lines[0]) if lines else "io manager"
 
     def ensure_dut_baud(self, baud: int) -> bool:
         if baud != 9600:

@@ -14,6 +14,11 @@ MIN_WINDOW_S = 10.0
 DEFAULT_TARGET_WINDOW_S = 12.0  # aim 20 % above the minimum so timer and input jitter never bite
 PROBE_MIN_S = 0.5  # a probe this long pins per-inference latency to < 0.2 % at 1 ms timer resolution
 MAX_WINDOW_RETRIES = 2  # a short window is re-run with a larger N at most this many times
+# The DUT times a window with a 32-bit microsecond counter that wraps every 4295 s; one wrap is
+# unambiguous, so a window must stay well under that.
+MAX_WINDOW_S = 3600.0
+MAX_INFER_COUNT = 2**31 - 1  # the firmware parses N and W of `infer N W` into signed 32-bit integers
+MAX_WARMUP = 1000  # warm-up runs before every probe and window; more only lengthens the run
 
 
 def next_probe(iterations: int, elapsed_s: float) -> int | None:
@@ -40,6 +45,15 @@ def grow_iterations(iterations: int, window_s: float, target_s: float) -> int:
 def infer_timeout_s(expected_s: float, base_s: float = 10.0) -> float:
     """How long the host waits for an `infer` reply: twice the expected time plus a margin."""
     return 2.0 * expected_s + base_s
+
+
+def window_too_long(iterations: int, warmup: int, latency_s: float) -> str | None:
+    """Why a fixed N cannot be run at this latency, or None when it can."""
+    seconds = (iterations + warmup) * latency_s
+    if seconds <= MAX_WINDOW_S:
+        return None
+    return (f"{iterations} inferences at {latency_s * 1e3:.4g} ms each would last {seconds:,.0f} s; a window must "
+            f"stay under {MAX_WINDOW_S:g} s (the DUT's 32-bit microsecond timer wraps every 4295 s)")
 
 
 def window_violations(seconds: list[float]) -> list[str]:

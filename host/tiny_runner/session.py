@@ -28,6 +28,8 @@ from .errors import (
     MonitorProblem,
     MonitorTooOld,
     PortError,
+    RunDirError,
+    Terminated,
     TinyRunnerError,
 )
 from .firmware_build import build_image
@@ -42,20 +44,30 @@ from .link import Link
 from .modelinfo import model_info
 from .models import ResolvedModel, resolve_model
 from .monitors import open_driver, parse_spec
+from .printable import printable
 from .progress import Progress
 from .relay import HOST_BAUD, open_relay
 from .report.plots import plot_energy_run
 from .report.results import finalise, results_txt
 from .rules import DEFAULT_TARGET_WINDOW_S
 from .rundir import RunDir, utc_now
+from .stopping import how_stopped, signals_deferred
 from .wirelog import WireLog
 
 DEFAULT_LAB_SPEED = 100.0
 DEFAULT_SUPPLY_MV = 1800  # what most published LPM01A results used
 _LAB_EXIT_GRACE_S = 3.0  # how long a lab process whose port broke may take to finish exiting
-_NAME_ATTEMPTS = 3  # some hosts (QEMU, USB bridges) hold back the first bytes after opening
-_NAME_TIMEOUT_S = 2.0
 _BANNER_LISTEN_S = 0.5  # how long a real DUT gets to start a banner before the host asks its name
+# A DUT may still be inside an `infer` that a killed host started. Such a window lasts about this
+# run's target (tiny-runner's own windows) or at most 30 s (the official runner gives up on a reply
+# line after that), plus the warm-up: the handshake keeps asking `name%` that long, and the boot time.
+OFFICIAL_WINDOW_CEILING_S = 30.0
+_BUSY_WINDOW_MARGIN = 1.25  # warm-up inferences and a window's overshoot of its target
+
+
+def busy_dut_budget_s(target_window_s: float, boot_timeout_s: float) -> float:
+    """How long the handshake asks `name%` before a silent DUT counts as not answering."""
+    return _BUSY_WINDOW_MARGIN * max(target_window_s, OFFICIAL_WINDOW_CEILING_S) + boot_timeout_s
 
 
 @dataclass
@@ -116,9 +128,9 @@ class Session:
 
     # -- the whole run ----------------------------------------------------------------------------
     def run(self) -> dict:
-        log = self.run_dir.log
-        log(f"tiny-runner {__version__}: {self.req.mode} run on board {self.req.board.name}")
+        self.measured = False  # True once the numbers exist, even if saving them then fails
         try:
+            self.run_dir.log(f"tiny-runner {__version__}: {self.req.mode} run on board {self.req.board.name}")
             with ExitStack() as stack:
                 dut = self._connect_energy(stack) if self.req.mode == "energy" else self._connect(stack)
                 golden = self._golden(stack)
@@ -129,31 +141,42 @@ class Session:
             finalise(self.results, self.req)
             if self.capture:
                 self._energy_extras()
+            self.measured = True
             self.results["status"] = "completed"
             self.results["finished"] = utc_now()
             self.run_dir.write_results(self.results, results_txt(self.results))
             self.run_dir.set_status("completed")
-            log(f"completed; valid: {self.results['valid']}")
+            self.run_dir.log(f"completed; valid: {self.results['valid']}")
             return self.results
         except (TinyRunnerError, MonitorError) as exc:
             error = self._explain(exc)
-            self._stop("failed", error.message, error.exit_code)
-            raise error from None
-        except KeyboardInterrupt:
-            error = Interrupted(f"interrupted; what was measured is kept in {self.run_dir.path}")
-            self._stop("interrupted", "interrupted by the user", error.exit_code)
-            raise error from None
+            raise _noting(error, self._stop("failed", error.message, error.exit_code)) from None
+        except KeyboardInterrupt as exc:
+            state, reason = how_stopped(exc)
+            error = (Interrupted if state == "interrupted" else Terminated)(
+                f"{reason}; what was measured is kept in {self.run_dir.path}")
+            with signals_deferred():  # a second Ctrl-C now would leave the record half-written
+                stop_failure = self._stop(state, reason, error.exit_code)
+            raise _noting(error, stop_failure) from None
         finally:
             self.progress.done()
             self.run_dir.close()
 
-    def _stop(self, state: str, reason: str, exit_code: int) -> None:
-        self.run_dir.log(f"{state}: {reason}")
+    def _stop(self, state: str, reason: str, exit_code: int) -> RunDirError | None:
+        """Record why the run stopped, each file on its own: on a full disk the small status may
+        still fit where the results do not. Returns the first write that failed, if one did."""
         if self.capture and self.capture.measured_voltage_v is not None:
             self.results["monitor"]["measured_voltage_mv"] = self.capture.measured_voltage_v * 1000
         self.results.update(status=state, stop_reason=reason, finished=utc_now(), valid=False)
-        self.run_dir.write_results(self.results, results_txt(self.results))
-        self.run_dir.set_status(state, reason, exit_code)
+        failures = []
+        for write in (lambda: self.run_dir.log(f"{state}: {reason}"),
+                      lambda: self.run_dir.write_results(self.results, results_txt(self.results)),
+                      lambda: self.run_dir.set_status(state, reason, exit_code)):
+            try:
+                write()
+            except RunDirError as exc:
+                failures.append(exc)
+        return failures[0] if failures else None
 
     def _explain(self, exc: Exception) -> TinyRunnerError:
         """Monitor errors become the runner's; a port or timeout failure on the virtual lab is
@@ -172,7 +195,7 @@ class Session:
         finish exiting, so the error names the crash rather than its symptom."""
         dying = isinstance(exc, (PortError, DutTimeout, MonitorError))
         self._lab_failure = self.lab.failure(wait_s=_LAB_EXIT_GRACE_S if dying else 0.0)
-        self.lab.stop()
+        self.lab.stop(hurry=isinstance(exc, KeyboardInterrupt))
         self.results["lab"]["model_executions"] = self.lab.stats.get("inferences_run")
         return False  # the error, if any, goes on
 
@@ -369,15 +392,8 @@ class Session:
         listen = None if self.lab and self.lab.banner_on_power_on else _BANNER_LISTEN_S
         banner = dut.read_banner(req.board.boot_timeout_s, first_line_s=listen)
         log(f"banner: {banner.lines if banner else 'none (the DUT was already running)'}")
-        vendor = None
-        for attempt in range(1, _NAME_ATTEMPTS + 1):
-            try:
-                vendor = dut.name(_NAME_TIMEOUT_S)
-                break
-            except DutTimeout as exc:
-                if attempt == _NAME_ATTEMPTS:
-                    raise DutTimeout(f"{exc.message} [{_NAME_ATTEMPTS} attempts]") from None
-                log(f"no answer to name% (attempt {attempt}); retrying")
+        greeting = dut.greet(busy_dut_budget_s(req.target_window_s, req.board.boot_timeout_s), note=self._tell)
+        vendor = greeting.vendor
         banner = banner or dut.late_banner
         profile, model_id = dut.profile()
         log(f"DUT: vendor {vendor!r}, profile {profile!r}, model {model_id!r}")
@@ -390,12 +406,12 @@ class Session:
             self.results["benchmark"] = req.benchmark.id
         elif model_id != req.benchmark.id:
             raise FirmwareMismatch(
-                f"the DUT at {url} runs {model_id} firmware but this run is for {req.benchmark.id}; "
-                f"flash the {req.benchmark.id} build or pass --benchmark {model_id}"
+                f"the DUT at {url} runs {printable(model_id)} firmware but this run is for {req.benchmark.id}; "
+                f"flash the {req.benchmark.id} build or pass --benchmark {printable(model_id)}"
             )
-        mode = banner.mode if banner and banner.mode else dut.firmware_mode()
+        mode, mode_from = self._firmware_mode(dut, banner)
         needed = "energy" if req.mode == "energy" else "performance"
-        if mode != needed:
+        if mode is not None and mode != needed:
             raise FirmwareMismatch(
                 f"the DUT at {url} runs {mode}-mode firmware (m-timestamp-mode-{mode}) but this {req.mode} run "
                 f"needs the {needed}-mode build (m-timestamp-mode-{needed}); flash that build"
@@ -407,8 +423,36 @@ class Session:
             "profile": profile,
             "model_id": model_id,
             "firmware_mode": mode,
+            "firmware_mode_from": mode_from,
             "banner": banner.lines if banner else None,
+            "name_attempts": greeting.attempts,
+            "skipped_stale_lines": len(greeting.stale),
+            "flushed_command_buffer": greeting.flushed,
         }
+
+    def _tell(self, message: str) -> None:
+        """Into the step log, and to the person watching: a handshake that waits says why."""
+        self.run_dir.log(message)
+        self.progress.message(message)
+
+    def _firmware_mode(self, dut: DutClient, banner) -> tuple[str | None, str]:
+        """The firmware's mode and how it was learnt: from the banner, from `timestamp%`, or,
+        when the banner was missed and the firmware has no `timestamp` command, from the
+        first `infer` reply (lap lines in performance mode, none in energy mode)."""
+        if banner and banner.mode:
+            return banner.mode, "banner"
+        mode = dut.firmware_mode()
+        if mode is not None:
+            return mode, "timestamp command"
+        self.run_dir.log("the DUT has no timestamp command and its banner was missed: the first infer will show "
+                         "the firmware mode")
+
+        def learnt(seen: str) -> None:
+            self.results["dut"]["firmware_mode"] = seen
+            self.run_dir.log(f"firmware mode from the first infer: {seen}")
+
+        dut.on_mode_learnt = learnt
+        return None, "first infer"
 
     def _golden(self, stack: ExitStack) -> GoldenCheck | None:
         req = self.req
@@ -419,6 +463,13 @@ class Session:
         golden = GoldenCheck(req.benchmark.id, req.model.path)
         stack.callback(golden.close)
         return golden
+
+
+def _noting(error: TinyRunnerError, unrecorded: RunDirError | None) -> TinyRunnerError:
+    """The error the run stopped on, saying so when the run directory could not record it."""
+    if unrecorded is not None and not isinstance(error, RunDirError):
+        error.message = f"{error.message} (not recorded in the run directory: {unrecorded.message})"
+    return error
 
 
 def _procedure(mode: str):

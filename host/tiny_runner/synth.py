@@ -5,10 +5,13 @@ synthetic ones. They have the right formats and plausible statistics, nothing mo
 - kws01: 49x10 int8 MFCC-like frames (a noise floor plus a louder "word" segment);
 - vww01 / ic01 / ic02: smooth random RGB images;
 - ad01: log-mel-like float32 spectrograms; anomalies carry extra tonal lines and a level
-  shift, so the anomaly label is true by construction and AUC means something.
+  shift, so the anomaly label is true by construction. The reference model tells them apart
+  only roughly (AUC about 0.8 over 20 files; even its normal ones score about twice the MSE
+  of the real normal file), so AUC on them shows the pipeline working, not the model's quality.
 Classifier labels cannot be true by construction: a synthetic dataset labels each stimulus
 with the reference model's own top-1 (dataset.json says so), so top-1 on it measures
-agreement with the reference TFLM run, not model accuracy.
+agreement with the reference TFLM run, not model accuracy. An accuracy run on a synthetic
+dataset is therefore never valid for submission (modes/accuracy.py).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import InferenceError
 from .reference_port import Quantization
+from .stopping import lab_process_options
 
 _LEN = struct.Struct("<I")
 
@@ -69,6 +70,7 @@ class TflmWorker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            **lab_process_options(),
         )
         header = self._proc.stdout.readline()
         if not header:

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from .rundir import write_failure
+
 TO_DEVICE = ">"
 FROM_DEVICE = "<"
 
@@ -43,30 +45,44 @@ def unescape(text: str) -> bytes:
 
 
 class WireLog:
-    """Append-only log file; flushed after every record so a crash loses nothing."""
+    """Append-only log file; flushed after every record so a crash loses nothing.
+
+    A write that fails (a full disk) raises RunDirError once; the log then stays closed, so the
+    run stops on that one error rather than on every later byte."""
 
     def __init__(self, path: Path, label: str = ""):
         self.path = Path(path)
-        self._file: IO[str] = open(self.path, "a", encoding="ascii", newline="\n")
+        try:
+            self._file: IO[str] = open(self.path, "a", encoding="ascii", newline="\n")
+        except OSError as exc:
+            raise write_failure(self.path, exc) from None
         self._t0 = time.monotonic()
         if label:
-            self._file.write(f"# {label}\n")
+            self._write(f"# {label}\n")
+
+    def _write(self, line: str) -> None:
+        if self._file.closed:
+            return
+        try:
+            self._file.write(line)
             self._file.flush()
+        except OSError as exc:
+            self.close()
+            raise write_failure(self.path, exc) from None
 
     def record(self, direction: str, data: bytes) -> None:
-        if not data or self._file.closed:
-            return
-        self._file.write(f"{time.monotonic() - self._t0:.6f} {direction} {escape(data)}\n")
-        self._file.flush()
+        if data:
+            self._write(f"{time.monotonic() - self._t0:.6f} {direction} {escape(data)}\n")
 
     def note(self, text: str) -> None:
         """A comment line (events such as 'port opened', never bytes)."""
-        if not self._file.closed:
-            self._file.write(f"# {text}\n")
-            self._file.flush()
+        self._write(f"# {text}\n")
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:  # the unflushed tail of a failed write: already reported
+            pass
 
 
 def read_wire_log(path: Path) -> list[tuple[float, str, bytes]]:

@@ -44,6 +44,7 @@
 
 /* System control block and NVIC */
 #define SCB_CPACR MPS2_REG(0xE000ED88u)
+#define SCB_AIRCR MPS2_REG(0xE000ED0Cu)
 #define SCB_SHCSR MPS2_REG(0xE000ED24u)
 #define SCB_SHCSR_FAULTS_EN 0x00070000u /* MemManage, BusFault and UsageFault get their own vectors */
 #define NVIC_ISER0 MPS2_REG(0xE000E100u)

@@ -2,8 +2,8 @@
  *
  * The host runs the image as
  *
- *   qemu-system-arm -M mps2-an386 -cpu cortex-m4 -display none -monitor none -icount shift=3
- *       -semihosting-config enable=on,target=native -kernel tr-dut.elf
+ *   qemu-system-arm -M mps2-an386 -cpu cortex-m4 -display none -monitor none -nodefaults -nic none
+ *       -semihosting-config enable=off -no-reboot -icount shift=3 -kernel tr-dut.elf
  *       -serial <uart0> -serial <uart1>
  *
  * where <uart0> carries the protocol (e.g. pty, stdio, unix:PATH, tcp:127.0.0.1:PORT,server=on,
@@ -15,7 +15,8 @@
  * latency depends only on the instructions executed, not on the host. While the core waits
  * for input (WFI) virtual time follows the host's clock, so absolute timestamps differ from
  * run to run but the time between two of them within one command does not. A fault prints
- * e-[fault: <name>] and ends QEMU with a non-zero exit code through semihosting.
+ * e-[fault: <name>] and requests a system reset, which ends QEMU (-no-reboot). Without
+ * semihosting and networking the image reaches nothing on the host but its two UARTs.
  *
  * Time base: TIMER0 counts down at 25 MHz; its wrap interrupt extends it to a 64-bit tick
  * count since reset. Performance builds give it a period of 25 * 2^27 ticks (134 s, a whole

@@ -1,16 +1,15 @@
 /* Start-up for the mps2-an386 port: the vector table, the reset handler and the fault exit.
  *
  * A fault (or any interrupt without a handler) prints one line, e-[fault: <name>], on UART0
- * and ends QEMU through Arm semihosting SYS_EXIT with a run-time error, so QEMU exits non-zero
- * (QEMU must run with -semihosting-config enable=on,target=native).
+ * and requests a system reset (SYSRESETREQ); QEMU runs with -no-reboot, so the reset ends it.
+ * QEMU runs without semihosting: a guest must not reach the host's files or commands.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mps2_an386.h"
 
-#define SEMIHOSTING_SYS_EXIT 0x18u
-#define ADP_STOPPED_RUN_TIME_ERROR 0x20023u
+#define AIRCR_SYSRESETREQ ((0x05FAu << 16) | (1u << 2)) /* the register's write key, and the request */
 #define CPACR_CP10_CP11_FULL (0xFu << 20)
 
 /* Linker script symbols (link.ld) */
@@ -58,11 +57,14 @@ static const char *exception_name(uint32_t number, char *buffer)
     return buffer;
 }
 
-static void semihosting_exit(uint32_t reason)
+/* The last byte has left the UART once TX is no longer full; then reset, which ends QEMU. */
+static void system_reset(void)
 {
-    register uint32_t operation __asm__("r0") = SEMIHOSTING_SYS_EXIT;
-    register uint32_t argument __asm__("r1") = reason;
-    __asm__ volatile("bkpt 0xab" : "+r"(operation) : "r"(argument) : "memory");
+    while (UART_STATE(MPS2_UART0) & UART_STATE_TX_FULL) {
+    }
+    __asm__ volatile("dsb" : : : "memory");
+    SCB_AIRCR = AIRCR_SYSRESETREQ;
+    __asm__ volatile("dsb" : : : "memory");
 }
 
 void mps2_fault_handler(void)
@@ -76,8 +78,8 @@ void mps2_fault_handler(void)
     fault_print("e-[fault: ");
     fault_print(exception_name(ipsr & 0x1FFu, buffer));
     fault_print("]\r\n");
-    semihosting_exit(ADP_STOPPED_RUN_TIME_ERROR);
-    for (;;) { /* not reached: without semihosting the BKPT faults again, a lockup QEMU aborts on */
+    system_reset();
+    for (;;) { /* until the reset takes effect */
         __asm__ volatile("wfi");
     }
 }

@@ -74,13 +74,16 @@ def classification_metrics(labels, results) -> dict:
 
 
 def pr_accuracy_percent(labels, scores, thresholds: int = 100) -> float:
-    """The figure the MLCommons runner prints as 'Top 1%' for ad01: the best mean of precision
-    and recall over equally spaced thresholds between the lowest and highest score."""
+    """The figure the MLCommons runner prints as 'Top 1%' for ad01, computed as it does: the best
+    mean of precision and recall over thresholds from the lowest score up in steps of 1/thresholds
+    of the score range (the highest score is not one), a file counting as an anomaly when its
+    score is above the threshold."""
     labels = np.asarray(labels, dtype=bool)
     scores = np.asarray(scores, dtype=np.float64)
+    low, high = scores.min(), scores.max()
     best = 0.0
-    for threshold in np.linspace(scores.min(), scores.max(), thresholds):
-        predicted = scores >= threshold
+    for threshold in low + np.arange(0.0, 1.0, 1.0 / thresholds) * (high - low):
+        predicted = scores > threshold
         tp = np.sum(predicted & labels)
         precision = tp / max(np.sum(predicted), 1)
         recall = tp / max(np.sum(labels), 1)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import signal
+import importlib
 import sys
 
-from .. import __version__
+from .. import __version__, stopping
 from ..errors import TinyRunnerError
-from . import analyze, boards, codegen, dataset, demo, detect, firmware, flash, lab, measure, models, monitors
 
-SUBCOMMANDS = (measure, analyze, boards, flash, dataset, models, codegen, firmware, detect, monitors, lab, demo)
+SUBCOMMANDS = ("measure", "analyze", "boards", "flash", "dataset", "models", "codegen", "firmware", "detect",
+               "monitors", "lab", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,26 +20,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tiny-runner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in SUBCOMMANDS:
-        module.add_parser(sub)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return parser
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)  # a killed run stops like Ctrl-C: data kept, status written
+    # Ctrl-C may come while the subcommands' modules load: that too ends in one line
     try:
+        stopping.install_handlers()
+        args = build_parser().parse_args(argv)
         return args.handler(args) or 0
+    except KeyboardInterrupt as exc:
+        stopping.ignore_further()
+        state, _ = stopping.how_stopped(exc)
+        print(f"tiny-runner: {state}", file=sys.stderr)
+        return 130 if state == "interrupted" else 143
     except TinyRunnerError as exc:
+        stopping.ignore_further()
         print(f"tiny-runner: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("tiny-runner: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return 1

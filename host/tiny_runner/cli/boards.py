@@ -1,9 +1,14 @@
-"""tiny-runner boards [show NAME]: the board descriptors this install knows."""
+"""tiny-runner boards [show NAME]: the board descriptors this install knows.
+
+The listing shows every descriptor that loads; if any does not, it ends with exit code 10 and
+one error line naming the bad file (and how many more there are), so one broken file in a lab's
+folder neither hides the good boards nor goes unnoticed.
+"""
 
 from __future__ import annotations
 
-from ..boards import all_boards, load_board
-from ..errors import UsageError
+from ..boards import load_board, scan_boards
+from ..errors import BoardError, UsageError
 
 
 def add_parser(sub) -> None:
@@ -22,12 +27,15 @@ def run(args) -> int:
         print(f"# {board.path}")
         print(board.path.read_text(encoding="utf-8"), end="")
         return 0
-    boards = all_boards()
+    boards, errors = scan_boards()
     print(f"{'name':<20} {'kind':<8} {'mcu':<22} {'core':<12} {'clock':>9} {'flash':>9} {'RAM':>8}  programmed with")
     for b in boards:
         kind = {"posix": "native", "qemu-mps2-an386": "qemu"}.get(b.firmware_port, "virtual" if b.virtual else "real")
         print(f"{b.name:<20} {kind:<8} {b.data['mcu']:<22} {b.data['core']:<12} {b.clock_hz / 1e6:>5g} MHz "
               f"{_size(b.flash_bytes):>9} {_size(b.data['ram_bytes']):>8}  {_programmed_with(b)}")
+    if errors:
+        more = f" (and {len(errors) - 1} more bad descriptors)" if len(errors) > 1 else ""
+        raise BoardError(f"{errors[0].message}{more}")
     return 0
 
 

@@ -41,6 +41,8 @@ def run_synth(args) -> int:
     if args.ad_frames < 5:
         raise UsageError("--ad-frames must be >= 5 (one 2560-byte window)")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder")
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} exists and is not empty")
     model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
@@ -52,6 +54,6 @@ def run_synth(args) -> int:
 def run_check(args) -> int:
     benchmark = get_benchmark(args.benchmark)
     ds = load_dataset(args.folder, benchmark, args.labels)
-    kind = "synthetic" if ds.synthetic else "dataset"
+    kind = f"synthetic; labels: {ds.meta.get('labels', 'not stated')}" if ds.synthetic else "dataset"
     print(f"{ds.root}: {len(ds.entries)} files, all present and sized for {benchmark.id} ({kind})")
     return 0

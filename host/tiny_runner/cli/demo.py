@@ -75,5 +75,6 @@ def run(args) -> int:
         print(f"{perf['benchmark']:<10} {perf['median_latency_ms']:>11.3f} {perf['median_throughput_inf_per_s']:>9.3f} "
               f"{energy['median_energy_uj_per_inf']:>10.1f} {'yes' if valid else 'NO':>6}   {quality}")
     print(f"run directories are under {out}/")
-    every_valid = all(figures[mode]["valid"] for figures in rows for mode in figures)
+    # accuracy on a synthetic set is agreement, never valid for submission; the rest must be
+    every_valid = all(figures[mode]["valid"] for figures in rows for mode in ("performance", "energy"))
     return 0 if every_valid else ResultNotValid.exit_code

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..boards import Board, load_board
 from ..errors import UsageError
 from ..flash import ERASE_MODES, FlashOptions, program
-from ..flash_image import FORMATS, FirmwareImage, check_fits, image_format, read_image
+from ..flash_image import FORMATS, FirmwareImage, FlashRegion, check_fits, image_format, read_image
 from ..installed_image import erase, install
 from ..progress import Progress
 
@@ -63,7 +63,7 @@ def run(args) -> int:
     if args.image is not None:
         fmt = args.format or (image_format(args.image) if args.image.is_file() else None)
         base = board.flash_base if fmt == "bin" and args.base_address is None else args.base_address
-        image = read_image(args.image, fmt, base)
+        image = read_image(args.image, fmt, base, FlashRegion(board.name, board.flash_base, board.flash_bytes))
         check_fits(image, board.name, board.flash_base, board.flash_bytes)
     options = FlashOptions(probe_uid=args.probe, packs=tuple(args.pack), erase=args.erase, verify=not args.no_verify,
                            reset=not args.no_reset, frequency_hz=args.frequency)
@@ -100,7 +100,9 @@ def _virtual(board: Board, args) -> int:
         print(f"{board.name}: {'installed image removed' if removed else 'no image was installed'}; `measure` builds "
               "its own image again")
         return 0
-    image = read_image(args.image, args.format, args.base_address)
+    # the size bounds the image before it is read; install() checks its addresses where they count
+    region = FlashRegion(board.name, board.flash_base, board.flash_bytes, check_addresses=False)
+    image = read_image(args.image, args.format, args.base_address, region)
     installed = install(board, image)
     if args.json:
         print(json.dumps({"board": board.name, "image": _describe(image), "installed": installed.describe()}))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import fields
 from pathlib import Path
 
+from .. import rules
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..datasets import LABELS_FILE, load_dataset
 from ..detect import find_dut_port, find_monitor, find_relay
-from ..errors import ResultNotValid, UsageError
+from ..errors import ResultNotValid, RunDirError, UsageError
 from ..models import resolve_model
 from ..monitors import KINDS, parse_spec
 from ..progress import Progress
@@ -34,8 +36,9 @@ def add_parser(sub) -> None:
     energy.add_argument("--monitor", metavar="SPEC", help="energy monitor: lpm01a:PORT, ppk2:PORT or "
                         "joulescope[:SERIAL]; on a virtual board the name alone picks the emulated one "
                         "(default lpm01a)")
-    energy.add_argument("--relay", metavar="SPEC", help="pass-through board to the DUT: ifboard:PORT_URL or "
-                        "ioman:PORT_URL (a virtual board wires an emulated interface board)")
+    energy.add_argument("--relay", metavar="SPEC", help="pass-through board to the DUT: ifboard[:PORT_URL] or "
+                        "ioman[:PORT_URL]; without the port it is found by USB ID (a virtual board wires an emulated "
+                        "interface board)")
     energy.add_argument("--voltage", type=int, metavar="MV", help="DUT supply in millivolts (default: the board's "
                         f"supply.default_mv, else {DEFAULT_SUPPLY_MV})")
     energy.add_argument("--monitor-rate", type=float, metavar="HZ",
@@ -66,7 +69,8 @@ def add_parser(sub) -> None:
                      help="start value of the virtual DUT's 32-bit microsecond timer")
     lab.add_argument("--lab-fault", action="append", default=[], metavar="KEY=VALUE",
                      help="make the virtual DUT misbehave: error_reply.CMD=TEXT, drop_rx_every=N, "
-                          "silent_after=N, no_banner=1, abort_on_infer=1, extra_pulse=1, skip_pulse=N")
+                          "silent_after=N, no_banner=1, abort_on_infer=1, extra_pulse=1, skip_pulse=N, "
+                          "busy_on_connect=SECONDS, stray_rx=TEXT")
     lab.add_argument("--lab-monitor-quirk", action="append", default=[], metavar="KEY=VALUE",
                      help="make the emulated monitor behave like a real unit. LPM01A: stale_stream=1, "
                           "duplicate_ack=1, nul_after_timestamp=1, glue_every=N, drop_every=N, firmware=1.0.5, "
@@ -92,6 +96,13 @@ def parse_faults(items: list[str]) -> dict:
                 raise UsageError(f"--lab-fault {key} needs an integer, got {value!r}") from None
         elif key in ("no_banner", "abort_on_infer", "extra_pulse"):
             faults[key] = value.lower() in ("1", "true", "yes")
+        elif key == "busy_on_connect":
+            try:
+                faults[key] = float(value)
+            except ValueError:
+                raise UsageError(f"--lab-fault {key} needs seconds, got {value!r}") from None
+        elif key == "stray_rx":
+            faults[key] = value
         else:
             raise UsageError(f"--lab-fault: unknown fault {key!r}")
     return faults
@@ -138,8 +149,8 @@ def check_energy_options(args, board) -> None:
         if args.relay or target:
             raise UsageError(f"a virtual board wires its own emulated monitor and interface board; leave out "
                              f"--relay and name the monitor alone ({' | '.join(KINDS)})")
-    elif args.relay and (args.relay.split(":", 1)[0] not in ("ifboard", "ioman") or ":" not in args.relay):
-        raise UsageError(f"--relay {args.relay}: expected ifboard:PORT or ioman:PORT")
+    elif args.relay and args.relay.split(":", 1)[0] not in ("ifboard", "ioman"):
+        raise UsageError(f"--relay {args.relay}: expected ifboard[:PORT] or ioman[:PORT]")
 
 
 def check_energy_bench(args, board, monitor: str, relay: str | None) -> None:
@@ -148,7 +159,7 @@ def check_energy_bench(args, board, monitor: str, relay: str | None) -> None:
     dut_baud = args.baud or board.baud("energy")
     if relay and relay.startswith("ioman:") and dut_baud != 9600:
         raise UsageError(f"the EEMBC IO manager talks to the DUT at 9600 baud, not {dut_baud}")
-    rate = args.monitor_rate or kind.default_rate_hz
+    rate = kind.default_rate_hz if args.monitor_rate is None else args.monitor_rate
     if rate not in kind.rates_hz:
         raise UsageError(f"--monitor-rate: the {kind.name} samples at "
                          f"{', '.join(f'{r:,.0f}' for r in kind.rates_hz)} Hz")
@@ -159,10 +170,31 @@ def check_energy_bench(args, board, monitor: str, relay: str | None) -> None:
         return
     low, high = kind.voltage_range_mv
     low, high = max(low, board.supply.get("min_mv", low)), min(high, board.supply.get("max_mv", high))
-    voltage = args.voltage or board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
+    voltage = board.supply.get("default_mv", DEFAULT_SUPPLY_MV) if args.voltage is None else args.voltage
     if not low <= voltage <= high:
-        source = "--voltage" if args.voltage else f"{board.name}'s supply.default_mv"
+        source = "--voltage" if args.voltage is not None else f"{board.name}'s supply.default_mv"
         raise UsageError(f"{source} {voltage}: the {kind.name} and {board.name} allow {low}..{high} mV")
+
+
+def check_counts(args) -> None:
+    """Counts and durations: each option in its mode, each value within what a DUT and a run allow."""
+    windowed_only = {"--iterations": args.iterations, "--warmup": args.warmup, "--target-window": args.target_window}
+    for option, value in windowed_only.items():
+        if value is not None and args.mode == "accuracy":
+            raise UsageError(f"{option} applies to performance and energy mode only")
+    if args.limit is not None and args.mode != "accuracy":
+        raise UsageError("--limit applies to accuracy mode only")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit {args.limit}: K must be at least 1")
+    if args.iterations is not None and not 1 <= args.iterations <= rules.MAX_INFER_COUNT:
+        raise UsageError(f"--iterations {args.iterations}: N must be 1..{rules.MAX_INFER_COUNT} (the DUT counts "
+                         "inferences in a signed 32-bit integer)")
+    if args.warmup is not None and not 0 <= args.warmup <= rules.MAX_WARMUP:
+        raise UsageError(f"--warmup {args.warmup}: must be 0..{rules.MAX_WARMUP}")
+    window = args.target_window
+    if window is not None and not (math.isfinite(window) and rules.MIN_WINDOW_S <= window <= rules.MAX_WINDOW_S):
+        raise UsageError(f"--target-window {window:g}: must be at least {rules.MIN_WINDOW_S:g} s (the run rules' "
+                         f"minimum) and at most {rules.MAX_WINDOW_S:g} s (the DUT's 32-bit microsecond timer)")
 
 
 def build_request(args) -> MeasureRequest:
@@ -174,18 +206,7 @@ def build_request(args) -> MeasureRequest:
         raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2 or ad)")
     if args.mode == "accuracy" and not args.dataset:
         raise UsageError("accuracy mode needs --dataset DIR; `tiny-runner dataset synth` writes a synthetic one")
-    if args.limit is not None and (args.mode != "accuracy" or args.limit < 1):
-        raise UsageError("--limit K (K >= 1) applies to accuracy mode only")
-    if args.iterations is not None and (args.mode == "accuracy" or args.iterations < 1):
-        raise UsageError("--iterations N (N >= 1) applies to performance and energy mode only")
-    windowed_only = {"--warmup": args.warmup, "--target-window": args.target_window}
-    for option, value in windowed_only.items():
-        if value is not None and args.mode == "accuracy":
-            raise UsageError(f"{option} applies to performance and energy mode only")
-    if args.warmup is not None and args.warmup < 0:
-        raise UsageError("--warmup must be >= 0")
-    if args.target_window is not None and args.target_window < MIN_WINDOW_S:
-        raise UsageError(f"--target-window must be at least {MIN_WINDOW_S:g} s (the run rules' minimum)")
+    check_counts(args)
     if args.baud is not None and args.baud <= 0:
         raise UsageError("--baud must be a positive integer")
     lab_options = {"--lab-speed": args.lab_speed, "--lab-timer-start-us": args.lab_timer_start_us,
@@ -201,8 +222,8 @@ def build_request(args) -> MeasureRequest:
     if args.mode == "energy" and board.firmware_port and not board.qemu:
         raise UsageError(f"{board.name} measures performance and accuracy; energy runs need an energy bench "
                          "(board qemu-m4, or a real board)")
-    if args.lab_speed is not None and not args.lab_speed > 0:
-        raise UsageError("--lab-speed must be > 0")
+    if args.lab_speed is not None and not (math.isfinite(args.lab_speed) and args.lab_speed > 0):
+        raise UsageError(f"--lab-speed must be a finite number > 0, not {args.lab_speed:g}")
     if args.model and args.model_dir:
         raise UsageError("pass --model or --model-dir, not both")
 
@@ -268,8 +289,8 @@ def energy_bench(args, board) -> tuple[str | None, str | None, dict[str, str]]:
     kind, target = parse_spec(monitor) if monitor else (None, None)
     if kind is None or (kind.port_required and not target):
         monitor, found_by["monitor"] = find_monitor(kind.name if kind else None)
-    if relay is None:
-        relay, found_by["relay"] = find_relay()
+    if relay is None or ":" not in relay:  # like the monitor: a kind without its port is found by USB ID
+        relay, found_by["relay"] = find_relay(relay)
     return monitor, relay, found_by
 
 
@@ -278,11 +299,17 @@ def run(args) -> int:
     session = Session(request, Progress(enabled=not args.quiet))
     if not args.quiet:
         print(f"run directory: {session.run_dir.path}", file=sys.stderr)
-    results = session.run()
-    if args.json:
-        print(json.dumps(results))
-    else:
-        print(summary(results))
+    try:
+        results = session.run()
+    except RunDirError:
+        if session.measured:  # the numbers exist: show them, though the run directory could not keep them
+            _print_results(session.results, args)
+        raise
+    _print_results(results, args)
     if not results["valid"]:
         return ResultNotValid.exit_code
     return 0
+
+
+def _print_results(results: dict, args) -> None:
+    print(json.dumps(results) if args.json else summary(results))

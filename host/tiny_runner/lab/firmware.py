@@ -32,6 +32,22 @@ MAX_DB_INPUT = {"kws01": 490, "vww01": 27_648, "ic01": 3_072, "ic02": 3_072, "ad
 # Model input elements (ad01: float32, 4 bytes each) and output tensor elements per port.
 INPUT_ELEMENTS = {bench: io[0] for bench, io in MODEL_IO_ELEMENTS.items()}
 OUTPUT_ELEMENTS = {bench: io[1] for bench, io in MODEL_IO_ELEMENTS.items()}
+# The reference firmware's `help` text, line for line, with its spelling and its W=0 (the code's
+# default warm-up is 10).
+HELP_LINES = (
+    FW_VERSION,
+    "",
+    "help         : Print this information",
+    "name         : Print the name of the device",
+    "timestsamp   : Generate a timetsamp",
+    "db SUBCMD    : Manipulate a generic byte buffer",
+    "  load N     : Allocate N bytes and set load counter",
+    "  db HH[HH]* : Load 8-bit hex byte(s) until N bytes",
+    "  print [N=16] [offset=0]",
+    "             : Print N bytes at offset as hex",
+    "infer N [W=0]: Load input, execute N inferences after W warmup loops",
+    "results      : Return the result fp32 vector",
+)
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?\d+)")
 # The reference ports hold the timestamp pin low for a 100,000-iteration NOP loop (order of ms).
@@ -68,6 +84,10 @@ class Faults:
     abort_on_infer: bool = False  # the process aborts inside an inference, as TFLM can on a bad model
     extra_pulse: bool = False  # energy build: a stray timestamp pulse in the middle of the timed region
     skip_pulse: int = 0  # energy build: the Nth `infer` (counting from 1) never makes its closing pulse
+    # at power-on the DUT is already running, this many (virtual) seconds from the end of an
+    # `infer` a killed host started: no banner, then that reply's tail
+    busy_on_connect: float = 0.0
+    stray_rx: str = ""  # characters already in the command buffer at power-on (line noise, a killed host)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Faults":
@@ -129,8 +149,11 @@ class ReferenceFirmware:
     def boot(self) -> None:
         """ee_benchmark_initialize(): serial init, timestamp init, model init, ready."""
         self._parser_enabled = False
-        self._cmd.clear()
+        self._cmd[:] = self.faults.stray_rx.encode("latin-1")[:CMD_SIZE]
         self._rx_count = self._infers = 0  # fault counters count from power-on
+        if self.faults.busy_on_connect > 0:
+            self._finish_stale_infer()
+            return
         if self.faults.no_banner:
             self.clock.spend(self.boot_us, "boot")
             self._parser_enabled = True
@@ -142,6 +165,15 @@ class ReferenceFirmware:
             self._line("Initialized")
         self._line("m-init-done")
         self._parser_enabled = True
+        self._line("m-ready")
+
+    def _finish_stale_infer(self) -> None:
+        """The rest of an inference the host no longer waits for, then the end of its reply."""
+        self._parser_enabled = True
+        self.clock.spend(self.faults.busy_on_connect * 1e6, "compute")
+        self._timestamp()
+        self._line("m-infer-done")
+        self._results()
         self._line("m-ready")
 
     # -- input ------------------------------------------------------------------------------
@@ -191,18 +223,7 @@ class ReferenceFirmware:
         self._line("m-ready")
 
     def _help(self) -> None:
-        self._line(FW_VERSION)
-        self._line("")
-        for text in (
-            "help         : this text",
-            "name         : the device name",
-            "timestamp    : emit a timestamp",
-            "db load N    : expect N input bytes",
-            "db HH[HH]*   : append hex bytes to the input",
-            "db print     : print the input buffer",
-            "infer N [W]  : N timed inferences after W warm-up inferences (default 1, 10)",
-            "results      : print the last result vector",
-        ):
+        for text in HELP_LINES:
             self._line(text)
 
     def _db(self, args: list[str]) -> None:

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 from ..errors import LabError
+from ..stopping import lab_process_options
 from .bench_process import BenchConfig
 
+_QUIT_TIMEOUT_S = 1.5  # it answers `quit` at once; a bench that does not is killed, so Ctrl-C takes < 2 s
 _START_TIMEOUT_S = 60.0  # loading a model into TFLM takes well under a second; be generous on slow CI
 
 
@@ -25,8 +27,8 @@ def describe_exit(proc: subprocess.Popen) -> str:
     return f"exit code {code}"
 
 
-def end_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it has not gone within timeout_s."""
+def end_process(proc: subprocess.Popen, timeout_s: float = 1.5) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within timeout_s (or a second Ctrl-C came)."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -34,6 +36,10 @@ def end_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            raise
 
 
 class LabProcess:
@@ -79,9 +85,14 @@ class VirtualBench(LabProcess):
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
+            **lab_process_options(),
         )
-        self.ports: dict = self._wait_ready()
         self.stats: dict = {}
+        try:
+            self.ports: dict = self._wait_ready()
+        except KeyboardInterrupt:  # nobody else holds it yet to end it
+            self.stop(hurry=True)
+            raise
 
     @property
     def url(self) -> str:
@@ -117,11 +128,16 @@ class VirtualBench(LabProcess):
     def _log_hint(self) -> str:
         return f"; see {self.log_path}" if self.log_path else ""
 
-    def stop(self) -> None:
+    def stop(self, hurry: bool = False) -> None:
+        """Ask it to quit and collect its statistics; hurry (an interrupted run): just end it."""
+        if hurry:
+            end_process(self._proc, timeout_s=0.5)
+            for stream in (self._proc.stdin, self._proc.stdout):
+                stream.close()
         if self._proc.poll() is None:
             try:
-                out, _ = self._proc.communicate(input="quit\n", timeout=10)
-            except subprocess.TimeoutExpired:
+                out, _ = self._proc.communicate(input="quit\n", timeout=_QUIT_TIMEOUT_S)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):  # a second Ctrl-C: no waiting
                 self._proc.kill()
                 out, _ = self._proc.communicate()
             except (BrokenPipeError, ValueError, OSError):

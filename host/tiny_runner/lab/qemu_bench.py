@@ -27,6 +27,7 @@ from pathlib import Path
 
 from energy_monitor.emulators.pty_port import PtyPort
 
+from ..stopping import lab_process_options
 from .bench_process import Bench, BenchConfig, announce, emulated_monitor
 from .firmware_dut import qemu_command
 from .ifboard import InterfaceBoard
@@ -130,7 +131,8 @@ class QemuProcess:
             self._servers.append(server)
         command = qemu_command(config.qemu, Path(config.image), f"unix:{paths[0]}", f"unix:{paths[1]}")
         print(" ".join(command), file=sys.stderr, flush=True)
-        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr)
+        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr,
+                                     **lab_process_options())  # QEMU ends with this bench, however it ends
         try:
             # QEMU connects serial0 then serial1 while it sets up, before the core runs
             self.uart0 = self._servers[0].accept()[0]
@@ -223,7 +225,7 @@ def _apply(letter: str, ticks: int, timeline: DutTimeline, physics: Physics) -> 
 
 
 def _dut_died(qemu: QemuProcess) -> None:
-    """QEMU ended while powered (a fault exits through semihosting): the bench ends with it,
+    """QEMU ended while powered (a fault requests a reset, which ends it): the bench ends with it,
     so the runner reports the lab failure instead of waiting for replies."""
     code = qemu.proc.wait(timeout=10)
     print(f"qemu bench: QEMU exited with code {code} while the DUT was powered", file=sys.stderr, flush=True)

@@ -1,6 +1,10 @@
 """Accuracy mode (tiny_protocol.md §6.4): every file of the label list (or the first K),
 `infer 1 0` on each input; top-1 and AUC for the classifiers, per-file mean MSE and AUC for
-ad01 (every 2560-byte window of a file at its stride, scored by their mean)."""
+ad01 (every 2560-byte window of a file at its stride, scored by their mean).
+
+On a synthetic dataset (dataset.json says so) the figures are not accuracy: classifier labels
+are the reference model's own answers, so top-1 is agreement with it; ad01's stimuli are not
+the benchmark's test set. Such a run is never valid for submission."""
 
 from __future__ import annotations
 
@@ -14,6 +18,23 @@ from ..errors import ProtocolError, UsageError
 from . import Procedure
 
 _FIRST_TIMEOUT_S = 60.0
+
+
+def figure_name(bench, synthetic: bool) -> str:
+    """What an accuracy run measures, as every human-facing line names it."""
+    if not synthetic:
+        return "accuracy"
+    if bench.is_classifier:
+        return "agreement with the reference model (synthetic dataset)"
+    return "AUC on a synthetic dataset"
+
+
+def synthetic_violation(bench) -> str:
+    if bench.is_classifier:
+        return ("synthetic dataset (dataset.json): its labels are the reference model's own top-1, so top-1 "
+                "measures agreement with the reference model, not accuracy")
+    return ("synthetic dataset (dataset.json): synthetic spectrograms labelled by construction, not the "
+            f"{bench.id} test set, so the AUC is not the model's accuracy")
 
 
 class AccuracyRun(Procedure):
@@ -36,7 +57,7 @@ class AccuracyRun(Procedure):
         self.results["windows"] = []  # accuracy mode has no timed windows
         labels, scores, latencies_us = [], [], []
         timeout = _FIRST_TIMEOUT_S
-        self.progress.start(f"{bench.id} accuracy: {len(entries)} files")
+        self.progress.start(f"{bench.id} {figure_name(bench, dataset.synthetic)}: {len(entries)} files")
         for done, entry in enumerate(entries, start=1):
             data = dataset.read(entry)
             values = []
@@ -74,9 +95,12 @@ class AccuracyRun(Procedure):
             "min": min(latencies_us) / 1e3,
             "max": max(latencies_us) / 1e3,
         }
+        if dataset.synthetic:
+            self.results["violations"].append(synthetic_violation(bench))
         if self.req.limit and self.req.limit < len(dataset.entries):
             self.results["violations"].append(
                 f"--limit {self.req.limit}: {len(entries)} of {len(dataset.entries)} files; "
                 "an accuracy result needs every file"
             )
-        self.log(f"accuracy: {len(entries)} files, {len(latencies_us)} inferences, metrics {metrics}")
+        self.log(f"{figure_name(bench, dataset.synthetic)}: {len(entries)} files, {len(latencies_us)} inferences, "
+                 f"metrics {metrics}")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import rules
-from ..errors import ProtocolError
+from ..errors import ProtocolError, UsageError
 from ..synth import performance_stimuli
 from . import Procedure
 
@@ -106,6 +106,10 @@ class WindowedRun(Procedure):
             timeout = rules.infer_timeout_s(seconds * following / iterations * self.slowdown)
             iterations, warmup = following, 0
         latency_s = seconds / iterations
+        if self.req.iterations is not None:
+            too_long = rules.window_too_long(self.req.iterations, self.req.warmup, latency_s)
+            if too_long:
+                raise UsageError(f"--iterations {self.req.iterations}: {too_long}")
         chosen = rules.iterations_for(latency_s, self.req.target_window_s)
         self.results["calibration"] = {
             "probes": probes,

@@ -49,6 +49,25 @@ def _energy_lines(results: dict) -> list[str]:
     return lines
 
 
+def _accuracy_lines(results: dict) -> list[str]:
+    stimuli = results.get("stimuli", {})
+    synthetic = stimuli.get("synthetic_dataset")
+    lines = [f"  {results.get('files', 0)} files, {results.get('inferences', 0)} inferences"]
+    if results["benchmark"] == "ad01":
+        auc = f"AUC {results['auc']:.4f}" if results.get("auc") is not None else "AUC undefined"
+        lines.append(f"  {auc} on a synthetic dataset (not the ad01 test set)" if synthetic else f"  {auc}")
+    else:
+        auc = results.get("auc")
+        auc_text = f", AUC {auc:.4f}" if auc is not None else ""
+        if auc is not None and results.get("auc_classes") != results.get("classes"):
+            auc_text += f" (over the {results['auc_classes']} of {results['classes']} classes present)"
+        figures = f"top-1 {results['top1_pct']:.2f} %{auc_text}"
+        lines.append(f"  agreement with the reference model: {figures}" if synthetic else f"  {figures}")
+    if synthetic:
+        lines.append(f"  synthetic dataset; labels: {stimuli.get('labels')}")
+    return lines
+
+
 def summary(results: dict) -> str:
     head = f"{results['benchmark']} {results['mode']} on {results['board']} ({_where(results)})"
     lines = [head]
@@ -74,18 +93,7 @@ def summary(results: dict) -> str:
     elif results["mode"] == "energy":
         lines += _energy_lines(results)
     else:
-        stimuli = results.get("stimuli", {})
-        lines.append(f"  {results.get('files', 0)} files, {results.get('inferences', 0)} inferences")
-        if results["benchmark"] == "ad01":
-            lines.append(f"  AUC {results['auc']:.4f}" if results.get("auc") is not None else "  AUC undefined")
-        else:
-            auc = results.get("auc")
-            auc_text = f", AUC {auc:.4f}" if auc is not None else ""
-            if auc is not None and results.get("auc_classes") != results.get("classes"):
-                auc_text += f" (over the {results['auc_classes']} of {results['classes']} classes present)"
-            lines.append(f"  top-1 {results['top1_pct']:.2f} %{auc_text}")
-        if stimuli.get("synthetic_dataset"):
-            lines.append(f"  synthetic dataset; labels: {stimuli.get('labels')}")
+        lines += _accuracy_lines(results)
     check = results.get("check_outputs")
     if check:
         lines.append(
