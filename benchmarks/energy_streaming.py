@@ -144,7 +144,7 @@ class PulseBench:
 
 
 def _emulator(connection) -> None:
-    from energy_monitor.emulators.joulescope import JoulescopeEmulator
+    from energy_monitor.joulescope.emulator import JoulescopeEmulator
 
     emulator = JoulescopeEmulator(PulseBench())
     emulator.start()
@@ -154,8 +154,8 @@ def _emulator(connection) -> None:
 
 
 def cpu(seconds: float = 20.0) -> float:
-    from energy_monitor.emulators.joulescope import FakeDriver
     from energy_monitor.joulescope import Joulescope
+    from energy_monitor.joulescope.emulator import FakeDriver
 
     parent, child = multiprocessing.Pipe()
     process = multiprocessing.get_context("spawn").Process(target=_emulator, args=(child,))

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from energy_monitor import MonitorNotResponding, MonitorRefused
-from energy_monitor.emulators.joulescope import FakeDriver, JoulescopeEmulator
 from energy_monitor.joulescope import Joulescope
+from energy_monitor.joulescope.emulator import FakeDriver, JoulescopeEmulator
 from test_ppk2 import PinBench
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from energy_monitor import MonitorFirmwareTooOld, MonitorNotResponding, MonitorRefused
-from energy_monitor.emulators.lpm01a import Lpm01aEmulator, Quirks
 from energy_monitor.lpm01a import Lpm01a
 from energy_monitor.lpm01a.codec import (
     decode_binary,
@@ -20,6 +19,7 @@ from energy_monitor.lpm01a.codec import (
     format_ascii_lines,
     parse_ascii_samples,
 )
+from energy_monitor.lpm01a.emulator import Lpm01aEmulator, Quirks
 from energy_monitor.lpm01a.stream import AsciiStreamParser, BinaryStreamParser
 
 

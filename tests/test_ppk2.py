@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from energy_monitor import MonitorRefused
-from energy_monitor.emulators.ppk2 import Faults, Ppk2Emulator
 from energy_monitor.ppk2 import Ppk2, codec
 from energy_monitor.ppk2.driver import SampleStream
+from energy_monitor.ppk2.emulator import Faults, Ppk2Emulator
 from fake_device import ScriptedDevice
 from test_lpm01a import ConstantBench
 

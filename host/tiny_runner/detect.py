@@ -20,7 +20,7 @@ from serial.tools import list_ports
 from .boards import Board
 from .errors import DetectionError, PortError
 from .link import Link
-from .monitors import KINDS
+from .monitors import plugins
 from .printable import printable
 from .relay import HOST_BAUD, RELAYS
 
@@ -62,9 +62,9 @@ def candidates_by_usb_id(boards: Iterable[Board] = ()) -> dict[tuple[int, int], 
     for board in boards:
         for usb_id in board.usb_ids:
             table.setdefault(usb_id, []).append(board_candidate(board))
-    for kind in KINDS.values():
-        for usb_id in kind.usb_ids:
-            table.setdefault(usb_id, []).append(Candidate("monitor", kind.name))
+    for monitor in plugins().values():
+        for usb_id in monitor.usb_ids:
+            table.setdefault(usb_id, []).append(Candidate("monitor", monitor.name))
     for relay in RELAYS.values():
         bauds = (HOST_BAUD,) if relay.NAME else ()
         for usb_id in relay.USB_IDS:

@@ -1,69 +1,67 @@
-"""The energy monitors tiny-runner drives, in one table: how each is named on the command
-line, what it can do, how to open its driver, how its emulator is found on the virtual bench,
-and how fast that emulator can stream (the lab slows down for fast instruments)."""
+"""The energy monitors tiny-runner can drive: every plug-in registered in the entry-point group
+`tiny_runner.energy_monitors` (energy_monitor/plugin.py says what one declares). The built-in
+ones register from this distribution; another distribution's register the same way.
+
+A plug-in that cannot be loaded is left out and named where it is asked for (`--monitor NAME`,
+`tiny-runner monitors`), so one broken distribution does not stop every command."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import entry_points
 
-from energy_monitor.joulescope import driver as joulescope_driver
-from energy_monitor.lpm01a import driver as lpm01a_driver
-from energy_monitor.ppk2 import codec as ppk2_codec
+from energy_monitor.plugin import ENTRY_POINT_GROUP, MonitorPlugin
 
 from .errors import UsageError
 
-
-@dataclass(frozen=True)
-class MonitorKind:
-    name: str
-    port_required: bool  # `name:PORT` (a serial port) or `name[:SERIAL]`
-    rates_hz: tuple[float, ...]
-    default_rate_hz: float
-    voltage_range_mv: tuple[int, int] | None  # None: it cannot source the DUT
-    lab_samples_per_s: float  # what its emulator sustains, in samples per wall second
-    usb_ids: tuple[tuple[int, int], ...]
-    description: str
+DEFAULT_MONITOR = "lpm01a"
 
 
-KINDS: dict[str, MonitorKind] = {
-    k.name: k
-    for k in (
-        MonitorKind("lpm01a", True, lpm01a_driver.RATES_HZ, 1000.0, lpm01a_driver.VOLTAGE_RANGE_MV, 200_000,
-                    ((0x0483, 0x5740),), "ST X-NUCLEO-LPM01A (PowerShield), USB serial"),
-        MonitorKind("ppk2", True, (float(ppk2_codec.SAMPLE_RATE_HZ),), float(ppk2_codec.SAMPLE_RATE_HZ),
-                    ppk2_codec.VOLTAGE_RANGE_MV, 500_000, ((0x1915, 0xC00A),),
-                    "Nordic Power Profiler Kit II, USB serial, source-meter mode"),
-        MonitorKind("joulescope", False, tuple(map(float, joulescope_driver.RATES_HZ)), 1_000_000.0, None,
-                    3_000_000, (),  # not a serial port: found through pyjoulescope_driver
-                    "Joulescope JS220 / JS110 (pyjoulescope_driver), in series with an external supply"),
-    )
-}
+@lru_cache(maxsize=1)
+def _registry() -> tuple[dict[str, MonitorPlugin], dict[str, str]]:
+    found: dict[str, MonitorPlugin] = {}
+    broken: dict[str, str] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            plugin = point.load()
+        except Exception as exc:  # another distribution's bug
+            broken[point.name] = (f"energy monitor plug-in {point.name!r} ({point.value}) cannot be loaded: "
+                                  f"{type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(plugin, MonitorPlugin) or plugin.name != point.name:
+            broken[point.name] = (f"energy monitor plug-in {point.name!r} ({point.value}) is not a MonitorPlugin "
+                                  f"named {point.name!r}")
+            continue
+        found.setdefault(plugin.name, plugin)
+    # listed the default first, then the monitors that also supply the DUT, then by name
+    order = sorted(found.values(), key=lambda m: (m.name != DEFAULT_MONITOR, not m.supplies_dut, m.name))
+    return {m.name: m for m in order}, broken
 
 
-def parse_spec(spec: str) -> tuple[MonitorKind, str | None]:
-    """`lpm01a:PORT`, `ppk2:PORT`, `joulescope[:SERIAL]` -> (kind, port or serial or None)."""
+def plugins() -> dict[str, MonitorPlugin]:
+    return _registry()[0]
+
+
+def broken_plugins() -> dict[str, str]:
+    """Registered names whose plug-in could not be loaded, with why."""
+    return _registry()[1]
+
+
+def clear_cache() -> None:
+    """Look for plug-ins again (after sys.path changed)."""
+    _registry.cache_clear()
+
+
+def get_plugin(name: str) -> MonitorPlugin:
+    known = plugins()
+    if name in broken_plugins():
+        raise UsageError(broken_plugins()[name])
+    if name not in known:
+        raise UsageError(f"unknown monitor {name!r}; known: {', '.join(known) or 'none (is tiny-runner installed?)'}")
+    return known[name]
+
+
+def parse_spec(spec: str) -> tuple[MonitorPlugin, str | None]:
+    """`lpm01a:PORT`, `ppk2:PORT`, `joulescope[:SERIAL]` -> (plug-in, port or serial or None)."""
     name, _, target = spec.partition(":")
-    kind = KINDS.get(name)
-    if kind is None:
-        raise UsageError(f"unknown monitor {name!r}; known: {', '.join(KINDS)}")
-    return kind, target or None
-
-
-def open_driver(kind: MonitorKind, target: str | None, log, fake_url: str | None = None):
-    """The driver object for a monitor (not yet opened). fake_url: the virtual bench's Joulescope."""
-    if kind.name == "lpm01a":
-        from energy_monitor.lpm01a import Lpm01a
-
-        return Lpm01a(target, log=log)
-    if kind.name == "ppk2":
-        from energy_monitor.ppk2 import Ppk2
-
-        return Ppk2(target, mode="source", log=log)
-    from energy_monitor.joulescope import Joulescope
-
-    driver = None
-    if fake_url:
-        from energy_monitor.emulators.joulescope import FakeDriver
-
-        driver = FakeDriver(fake_url)
-    return Joulescope(target, driver=driver, log=log)
+    return get_plugin(name), target or None

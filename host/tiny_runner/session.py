@@ -43,7 +43,7 @@ from .lab.launcher import VirtualBench
 from .link import Link
 from .modelinfo import model_info
 from .models import ResolvedModel, resolve_model
-from .monitors import open_driver, parse_spec
+from .monitors import DEFAULT_MONITOR, parse_spec
 from .printable import printable
 from .progress import Progress
 from .relay import HOST_BAUD, open_relay
@@ -223,7 +223,7 @@ class Session:
             self.results["dut"]["found_by"] = req.found_by["dut"]
         return dut
 
-    def _start_lab(self, baud: int, monitor: str = "lpm01a", supply_mv: int = DEFAULT_SUPPLY_MV):
+    def _start_lab(self, baud: int, monitor: str = DEFAULT_MONITOR, supply_mv: int = DEFAULT_SUPPLY_MV):
         req = self.req
         model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
         req.model = model
@@ -309,10 +309,10 @@ class Session:
         """Monitor, relay, power, handshake through the relay, then the capture."""
         req, log = self.req, self.run_dir.log
         dut_baud = req.baud or req.board.baud("energy")
-        kind, target = parse_spec(req.monitor or "lpm01a")
+        kind, target = parse_spec(req.monitor or DEFAULT_MONITOR)
         rate = req.monitor_rate_hz or kind.default_rate_hz
         voltage_mv = req.voltage_mv or req.board.supply.get("default_mv", DEFAULT_SUPPLY_MV)
-        relay_spec, fake_url = req.relay, None
+        relay_spec = req.relay
         if req.uses_lab:
             fastest = kind.lab_samples_per_s / rate
             if req.lab_speed > fastest and not req.board.firmware_port:
@@ -322,17 +322,15 @@ class Session:
             self.lab = self._start_lab(dut_baud, monitor=kind.name, supply_mv=voltage_mv)
             stack.push(self._stop_lab)
             relay_spec, target = f"ifboard:{self.lab.ports['relay']}", self.lab.ports["monitor"]
-            if kind.name == "joulescope":  # no port: the fake driver reaches the emulator at this URL
-                target, fake_url = None, target
             dut = "the C firmware under QEMU" if req.board.firmware_port else f"speed x{req.lab_speed:g}"
             log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, {kind.name} "
-                f"{target or fake_url} ({dut})")
+                f"{target} ({dut})")
         for how in (req.found_by.get("monitor"), req.found_by.get("relay")):
             if how:
                 log(how)
         monitor_log = WireLog(self.run_dir.path / "monitor-wire.log", f"monitor {kind.name} {target or ''}")
-        monitor = open_driver(kind, target, lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"),
-                              fake_url=fake_url)
+        open_driver = kind.emulated_driver if self.lab else kind.driver  # target: the emulator's address
+        monitor = open_driver(target, lambda d, text: monitor_log.record(d, text.encode("latin-1") + b"\r\n"))
         stack.callback(monitor_log.close)
         stack.callback(self._close_monitor, monitor)  # also when open() fails half-way
         identity = monitor.open()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 from .. import rules
@@ -15,7 +14,7 @@ from ..datasets import LABELS_FILE, load_dataset
 from ..detect import find_dut_port, find_monitor, find_relay
 from ..errors import ResultNotValid, RunDirError, UsageError
 from ..models import resolve_model
-from ..monitors import KINDS, parse_spec
+from ..monitors import DEFAULT_MONITOR, get_plugin, parse_spec, plugins
 from ..progress import Progress
 from ..report.summary import summary
 from ..rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
@@ -33,17 +32,19 @@ def add_parser(sub) -> None:
                    "(see `tiny-runner detect`)")
     p.add_argument("--baud", type=int, help="UART baud rate (default: the board descriptor's for this mode)")
     energy = p.add_argument_group("energy mode")
-    energy.add_argument("--monitor", metavar="SPEC", help="energy monitor: lpm01a:PORT, ppk2:PORT or "
-                        "joulescope[:SERIAL]; on a virtual board the name alone picks the emulated one "
-                        "(default lpm01a)")
+    monitors = plugins().values()
+    energy.add_argument("--monitor", metavar="SPEC", help=f"energy monitor: {', '.join(m.spec for m in monitors)}; "
+                        "on a virtual board the name alone picks the emulated one "
+                        f"(default {DEFAULT_MONITOR})")
     energy.add_argument("--relay", metavar="SPEC", help="pass-through board to the DUT: ifboard[:PORT_URL] or "
                         "ioman[:PORT_URL]; without the port it is found by USB ID (a virtual board wires an emulated "
                         "interface board)")
     energy.add_argument("--voltage", type=int, metavar="MV", help="DUT supply in millivolts (default: the board's "
                         f"supply.default_mv, else {DEFAULT_SUPPLY_MV})")
     energy.add_argument("--monitor-rate", type=float, metavar="HZ",
-                        help="monitor sample rate (default: LPM01A 1000 of 1 Hz..100 kHz; PPK2 and Joulescope "
-                             "their native 100 kHz and 1 MHz)")
+                        help="monitor sample rate (default: " + "; ".join(
+                            f"{m.name} {m.default_rate_hz:,.0f} of {min(m.rates_hz):,.0f}..{max(m.rates_hz):,.0f}"
+                            for m in monitors) + " Hz)")
     p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files)")
     p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s)")
     p.add_argument("--limit", type=int, metavar="K", help="accuracy mode: only the first K files (result not valid)")
@@ -72,10 +73,8 @@ def add_parser(sub) -> None:
                           "silent_after=N, no_banner=1, abort_on_infer=1, extra_pulse=1, skip_pulse=N, "
                           "busy_on_connect=SECONDS, stray_rx=TEXT")
     lab.add_argument("--lab-monitor-quirk", action="append", default=[], metavar="KEY=VALUE",
-                     help="make the emulated monitor behave like a real unit. LPM01A: stale_stream=1, "
-                          "duplicate_ack=1, nul_after_timestamp=1, glue_every=N, drop_every=N, firmware=1.0.5, "
-                          "noise_rel=X, refuse=CMD[,CMD], threshold_command=currthre. PPK2: lose_byte_every=N, "
-                          "gap_every=N, misaligned_start=1, noise_rel=X. Joulescope: drop_every=N, noise_rel=X")
+                     help="make the emulated monitor behave like a real unit. " + ". ".join(
+                         f"{m.name}: {', '.join(switch.name for switch in m.switches)}" for m in monitors))
     lab.add_argument("--lab-firmware-mode", choices=("performance", "energy"),
                      help="build flashed on the virtual board (default: the one the run needs)")
     p.set_defaults(handler=run)
@@ -108,29 +107,20 @@ def parse_faults(items: list[str]) -> dict:
     return faults
 
 
-def _quirk_fields(monitor: str) -> dict:
-    """The switches each emulated monitor has, with their types."""
-    from energy_monitor.emulators import lpm01a, ppk2
-
-    if monitor == "joulescope":
-        return {"noise_rel": float, "drop_every": int}
-    target = ppk2.Faults if monitor == "ppk2" else lpm01a.Quirks
-    return {f.name: {"bool": bool, "int": int, "float": float, "str": str}[f.type] for f in fields(target)}
-
-
 def parse_monitor_quirks(items: list[str], monitor: str) -> dict:
-    known = _quirk_fields(monitor)
-    quirks: dict = {}
+    """--lab-monitor-quirk KEY=VALUE items as the emulated monitor's plug-in declares its switches."""
+    plugin = get_plugin(monitor)
+    pairs: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or key not in known:
-            raise UsageError(f"--lab-monitor-quirk {item!r}: the emulated {monitor} has {', '.join(known)}")
-        try:
-            quirks[key] = value.lower() in ("1", "true", "yes") if known[key] is bool else known[key](value)
-        except ValueError:
-            kind = {int: "an integer", float: "a number", str: "text", bool: "1 or 0"}[known[key]]
-            raise UsageError(f"--lab-monitor-quirk {key} needs {kind}, got {value!r}") from None
-    return quirks
+        if not sep:
+            raise UsageError(f"--lab-monitor-quirk {item!r}: expected KEY=VALUE; the emulated {monitor} has "
+                             f"{', '.join(s.name for s in plugin.switches)}")
+        pairs[key] = value
+    try:
+        return plugin.parse_switches(pairs)
+    except ValueError as exc:
+        raise UsageError(f"--lab-monitor-quirk: {exc}") from None
 
 
 def check_energy_options(args, board) -> None:
@@ -144,11 +134,11 @@ def check_energy_options(args, board) -> None:
         return
     if args.dut:
         raise UsageError("energy mode reaches the DUT through --relay, not --dut")
-    kind, target = parse_spec(args.monitor or "lpm01a")
+    kind, target = parse_spec(args.monitor or DEFAULT_MONITOR)
     if board.virtual:
         if args.relay or target:
             raise UsageError(f"a virtual board wires its own emulated monitor and interface board; leave out "
-                             f"--relay and name the monitor alone ({' | '.join(KINDS)})")
+                             f"--relay and name the monitor alone ({' | '.join(plugins())})")
     elif args.relay and args.relay.split(":", 1)[0] not in ("ifboard", "ioman"):
         raise UsageError(f"--relay {args.relay}: expected ifboard[:PORT] or ioman[:PORT]")
 
@@ -240,7 +230,7 @@ def build_request(args) -> MeasureRequest:
     monitor, relay = args.monitor, args.relay
     if args.mode == "energy":
         monitor, relay, found_by = energy_bench(args, board)
-        check_energy_bench(args, board, monitor or "lpm01a", relay)
+        check_energy_bench(args, board, monitor or DEFAULT_MONITOR, relay)
     return MeasureRequest(
         board=board,
         mode=args.mode,
@@ -262,7 +252,7 @@ def build_request(args) -> MeasureRequest:
         lab_timer_start_us=args.lab_timer_start_us or 0,
         lab_faults=parse_faults(args.lab_fault),
         lab_firmware_mode=args.lab_firmware_mode,
-        lab_monitor_quirks=parse_monitor_quirks(args.lab_monitor_quirk, parse_spec(args.monitor or "lpm01a")[0].name)
+        lab_monitor_quirks=parse_monitor_quirks(args.lab_monitor_quirk, (args.monitor or DEFAULT_MONITOR).split(":")[0])
         if args.mode == "energy" else {},
         monitor=monitor,
         relay=relay,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..detect import Attached, scan_joulescope, scan_serial, usb_id_text
-from ..monitors import KINDS
+from ..monitors import broken_plugins, plugins
 
 
 def add_parser(sub) -> None:
@@ -27,15 +27,17 @@ def monitor_entries(attached: list[Attached]) -> list[dict]:
 def run(args) -> int:
     joulescopes, note = scan_joulescope()
     attached = monitor_entries(scan_serial() + joulescopes)  # no boards: nothing is opened or asked
-    virtual = [{"monitor": k.name, "spec": k.name, "description": f"emulated {k.description}"} for k in KINDS.values()]
+    virtual = [{"monitor": m.name, "spec": m.name, "description": f"emulated {m.description}"}
+               for m in plugins().values()]
+    notes = ([note] if note else []) + list(broken_plugins().values())
     if args.json:
-        print(json.dumps({"attached": attached, "virtual": virtual, "notes": [note] if note else []}))
+        print(json.dumps({"attached": attached, "virtual": virtual, "notes": notes}))
         return 0
     print("attached:" if attached else "attached: none found")
     for m in attached:
         print(f"  --monitor {m['spec']:<28} {m['description']} ({m['usb']}, serial {m['serial']})")
-    if note:
-        print(f"  ({note})")
+    for text in notes:
+        print(f"  ({text})")
     print("virtual (on a virtual board):")
     for m in virtual:
         print(f"  --monitor {m['spec']:<28} {m['description']}")

@@ -19,8 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from energy_monitor.emulators import joulescope, lpm01a, ppk2
-from energy_monitor.emulators.pty_port import PtyPort
+from energy_monitor.pty_port import PtyPort
 
 from ..tflm import TflmModel
 from .clock import VirtualClock
@@ -48,7 +47,7 @@ class BenchConfig:
     wiring: str = "direct"  # "direct" or "energy" (interface board + LPM01A)
     relay_baud: int = 9_600  # the interface board's stored DUT-side rate at power-up
     power_ma: dict = field(default_factory=dict)  # boot_ma, idle_ma, uart_ma, compute_ma
-    monitor: str = "lpm01a"  # the emulated instrument: lpm01a, ppk2 or joulescope
+    monitor: str = "lpm01a"  # the emulated instrument: a monitor plug-in's name
     monitor_quirks: dict = field(default_factory=dict)
     supply_mv: int = 1800  # the external supply a Joulescope measures (the others set their own)
     truth_path: str | None = None
@@ -161,7 +160,7 @@ def serve(config: BenchConfig, control: bool = True) -> None:
         dut_side.board = board
         monitor = emulated_monitor(config, bench)
         monitor.start()
-        announce({"relay": endpoint.url, "monitor": getattr(monitor, "url", None) or monitor.path}, control)
+        announce({"relay": endpoint.url, "monitor": monitor.address}, control)
     else:
         announce({"dut": endpoint.url}, control)
         if config.boot_on_start and not isinstance(endpoint, TcpEndpoint):
@@ -208,14 +207,14 @@ def serve(config: BenchConfig, control: bool = True) -> None:
 
 
 def emulated_monitor(config: BenchConfig, bench: Bench):
-    """The emulated instrument the host will talk to; a Joulescope sits in series with an
-    external supply, so the bench's voltage is that supply's."""
-    if config.monitor == "ppk2":
-        return ppk2.Ppk2Emulator(bench, faults=ppk2.Faults.from_dict(config.monitor_quirks), seed=config.seed)
-    if config.monitor == "joulescope":
+    """The emulated instrument the host will talk to, from its plug-in. One that does not supply
+    the DUT sits in series with an external supply, so the bench's voltage is that supply's."""
+    from ..monitors import get_plugin
+
+    plugin = get_plugin(config.monitor)
+    if not plugin.supplies_dut:
         bench.set_voltage(config.supply_mv / 1000)
-        return joulescope.JoulescopeEmulator(bench, seed=config.seed, **config.monitor_quirks)
-    return lpm01a.Lpm01aEmulator(bench, quirks=lpm01a.Quirks.from_dict(config.monitor_quirks), seed=config.seed)
+    return plugin.emulator(bench, config.monitor_quirks, config.seed)
 
 
 def announce(ports: dict, control: bool) -> None:

@@ -1,4 +1,4 @@
-"""Where a virtual device meets the host besides a pty (energy_monitor.emulators.pty_port): a
+"""Where a virtual device meets the host besides a pty (energy_monitor.pty_port): a
 TCP socket (`socket://HOST:PORT`), and the UART that paces bytes at the configured baud on the
 virtual clock. 8N1 framing: 10 bit times per byte.
 """

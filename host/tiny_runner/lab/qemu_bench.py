@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from energy_monitor.emulators.pty_port import PtyPort
+from energy_monitor.pty_port import PtyPort
 
 from ..stopping import lab_process_options
 from .bench_process import Bench, BenchConfig, announce, emulated_monitor
@@ -165,7 +165,7 @@ def serve_qemu(config: BenchConfig) -> None:
                            firmware_baud=config.baud)
     monitor = emulated_monitor(config, bench)
     monitor.start()
-    announce({"relay": endpoint.url, "monitor": getattr(monitor, "url", None) or monitor.path}, True)
+    announce({"relay": endpoint.url, "monitor": monitor.address}, True)
     events = EventReader()
     stdin = sys.stdin.fileno()
     folder = Path(tempfile.mkdtemp(prefix="tr-qemu-"))

@@ -65,6 +65,7 @@ class JoulescopeEmulator(threading.Thread):
         self._rng = np.random.default_rng(seed)
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"tcp://127.0.0.1:{self._server.getsockname()[1]}"
+        self.address = self.url  # what FakeDriver connects to
         self._halt = threading.Event()
         self._topics: dict = {"h/fs": 1_000_000, "s/i/range/mode": "auto", "s/i/range/select": "auto"}
         self._conn: socket.socket | None = None

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ppk2 import codec
-from .pty_port import PtyInstrument
+from ..pty_port import PtyInstrument
+from . import codec
 
 _BLOCK = 20_000  # samples per pass
 

@@ -50,6 +50,7 @@ class PtyInstrument(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.port = PtyPort()
         self.path = self.port.path
+        self.address = self.path  # what the emulated driver opens
         self._halt = threading.Event()
 
     def streaming(self) -> bool:

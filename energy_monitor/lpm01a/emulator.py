@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..lpm01a.codec import encode_binary, format_ascii_lines
-from ..lpm01a.driver import RATES_HZ, VOLTAGE_RANGE_MV
-from .pty_port import PtyInstrument
+from ..pty_port import PtyInstrument
+from .codec import encode_binary, format_ascii_lines
+from .driver import RATES_HZ, VOLTAGE_RANGE_MV
 
 PROMPT = b"PowerShield > "
 _FREE_COMMANDS = {"help", "echo", "powershield", "version", "status", "psrst", "htc"}

@@ -1,0 +1,86 @@
+"""What an energy monitor declares about itself, once, so that a runner can offer it without
+knowing it: its name and spec form, USB IDs, sample rates, whether it supplies the DUT, how to
+open its driver, and its emulator with the emulator's switches.
+
+A monitor folder (`lpm01a/`, `ppk2/`, `joulescope/`, or a package of another distribution)
+holds a `plugin.py` with a `PLUGIN = MonitorPlugin(...)` and registers it as an entry point in
+the group `tiny_runner.energy_monitors`, e.g. in pyproject.toml:
+
+    [project.entry-points."tiny_runner.energy_monitors"]
+    toy = "toy_monitor.plugin:PLUGIN"
+
+An emulator is anything with `start()`, `shutdown()` and `address` (the pty path or URL its
+emulated driver opens). It is built from the virtual bench it measures, its switch values and
+a noise seed. The bench offers: `horizon_us()` (how far virtual time has run), `energy_at(times_us)`
+(cumulative joules at those instants), `pin_events_until(t_us)` and `falling_edges_until(t_us)`
+(the timestamp pin), `forget_before(t_us)`, `set_voltage(volts)`, `set_power(on)` and
+`supply_v()`, and `note(record)` for the ground truth: an emulator notes
+`{"acquisition_start_us": t, "rate_hz": r}` when it starts sampling, so the ground truth lines
+up with its sample indices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable
+
+ENTRY_POINT_GROUP = "tiny_runner.energy_monitors"
+
+_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One switch of an emulator: makes it behave like a real unit with a known fault."""
+
+    name: str
+    type: type  # bool, int, float or str
+    default: object
+
+
+def switches_of(options) -> tuple[Switch, ...]:
+    """The switches of an emulator whose options are a dataclass of plain-typed fields."""
+    return tuple(Switch(f.name, _TYPES[f.type] if isinstance(f.type, str) else f.type, f.default)
+                 for f in dataclasses.fields(options))
+
+
+@dataclass(frozen=True)
+class MonitorPlugin:
+    name: str  # what `--monitor` takes before the colon
+    description: str
+    port_required: bool  # `name:PORT` (a serial port), or `name[:SERIAL]` (found by its own driver)
+    rates_hz: tuple[float, ...]
+    default_rate_hz: float
+    voltage_range_mv: tuple[int, int] | None  # it supplies the DUT in this range; None: in series with a supply
+    usb_ids: tuple[tuple[int, int], ...]  # serial monitors only: how `detect` knows its port
+    driver: Callable  # (target: port or serial or None, log) -> an unopened Monitor
+    emulator: Callable  # (bench, switches: dict, seed: int) -> an emulator (see above)
+    emulated_driver: Callable  # (address, log) -> an unopened Monitor talking to that emulator
+    switches: tuple[Switch, ...] = ()
+    lab_samples_per_s: float = 100_000.0  # what its emulator sustains per wall second: the lab slows to match
+
+    @property
+    def supplies_dut(self) -> bool:
+        return self.voltage_range_mv is not None
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}:PORT" if self.port_required else f"{self.name}[:SERIAL]"
+
+    def parse_switches(self, items: dict[str, str]) -> dict:
+        """Text values (`KEY=VALUE` from a command line) as the switches' types; ValueError
+        names the switch that does not exist or does not parse."""
+        known = {s.name: s for s in self.switches}
+        values: dict = {}
+        for key, text in items.items():
+            switch = known.get(key)
+            if switch is None:
+                raise ValueError(f"the emulated {self.name} has no switch {key!r}; it has "
+                                 f"{', '.join(known) or 'none'}")
+            try:
+                values[key] = text.lower() in ("1", "true", "yes") if switch.type is bool else switch.type(text)
+            except ValueError:
+                kind = {int: "an integer", float: "a number", str: "text"}.get(switch.type, "a value")
+                raise ValueError(f"switch {key} of the emulated {self.name} needs {kind}, got {text!r}") from None
+        return values
