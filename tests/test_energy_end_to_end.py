@@ -105,7 +105,10 @@ def test_voltage_option_scales_power(cli, tmp_path, reference):
     (("--lab-monitor-quirk", "refuse=volt"), 20, ("refused 'volt 1800m'", "command failed")),
     (("--lab-firmware-mode", "performance"), 16, ("performance-mode firmware", "energy-mode build")),
     (("--voltage", "1200"), 2, ("--voltage 1200", "1800..3300 mV")),
-    (("--relay", "ifboard:/dev/null"), 2, ("virtual board wires its own",)),
+    # a virtual board given the pass-through board's port is measured through an outside bench: it needs both ports
+    (("--relay", "ifboard:/dev/null"), 2, ("--relay ifboard:/dev/null measures through an outside bench",
+                                            "name its monitor's port too (--monitor lpm01a:PORT)")),
+    (("--monitor", "lpm01a:/dev/null"), 2, ("the virtual lab wires its own emulated monitor",)),
 ])
 def test_monitor_and_option_errors(cli, tmp_path, reference, options, code, fragments):
     result = cli("measure", "--board", BOARD, "-b", "ad", "--mode", "energy", "--out", str(tmp_path), *options)

@@ -71,6 +71,6 @@ def test_ci_runs_exactly_the_readme_test_command_and_that_command_installs_the_t
     assert ci[-1] == test_command
     setup = (REPO / "scripts/setup-tests.sh").read_text()
     assert test_command.startswith("bash scripts/setup-tests.sh && ")
-    for package in ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm", "python3-venv"):
+    for package in ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm", "python3-venv", "ser2net"):
         assert package in setup
     assert ".venv/bin/pip install -q -e '.[test]'" in setup

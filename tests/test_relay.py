@@ -79,7 +79,7 @@ def test_host_driver_wraps_dut_commands_and_strips_the_prefix():
 
 
 def test_host_driver_sets_the_dut_baud_only_when_it_differs(monkeypatch):
-    monkeypatch.setattr("tiny_runner.relay._SETBAUD_REBOOT_S", 0.0)
+    monkeypatch.setattr("tiny_runner.relays.ifboard.driver._SETBAUD_REBOOT_S", 0.0)
     script = [(b"checkbaud%", b"baud is: 115200\n" + BOARD_READY),
               (b"setbaud 9600%", b"set baud to: 9600\n" + BOARD_READY),
               (b"checkbaud%", b"baud is: 9600\n" + BOARD_READY)]

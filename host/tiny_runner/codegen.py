@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .benchmarks import find_benchmark
 from .errors import ModelError
 from .firmware_tree import firmware_source_dir
 
@@ -26,8 +27,6 @@ _INT8, _INT32 = 9, 2  # TensorType
 _RELU, _RELU6 = 1, 3  # ActivationFunctionType
 _SAME = 0  # Padding
 _ALIGN = 16
-# ad01's reference port takes float32 inputs and quantises them itself (tiny_protocol.md §3.7)
-_DOWNLOAD_BYTES_PER_ELEMENT = {"ad01": 4}
 # The id becomes a C string and part of a macro name (TR_MODEL_BENCHMARK_<ID>), so it stays an identifier.
 MODEL_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 _FILE_IDENTIFIER = b"TFL3"  # bytes 4..8 of every TensorFlow Lite flatbuffer
@@ -307,6 +306,13 @@ class Generated:
     ops: list[str]
 
 
+def _download_bytes_per_element(model_id: str) -> int:
+    """4 for a benchmark with float input windows, which its port quantises itself (ad01,
+    tiny_protocol.md §3.7); 1 for int8 input and for a model of no registered benchmark."""
+    benchmark = find_benchmark(model_id)
+    return benchmark.input_element_bytes if benchmark else 1
+
+
 def generate(model_path: Path, out_dir: Path, model_id: str = "model") -> Generated:
     if not isinstance(model_id, str) or not MODEL_ID_PATTERN.fullmatch(model_id):
         raise ValueError(f"model id {model_id!r} must match ^[a-z][a-z0-9_]*$ (it becomes a C identifier)")
@@ -351,7 +357,7 @@ def generate(model_path: Path, out_dir: Path, model_id: str = "model") -> Genera
 #define TR_MODEL_ARENA_BYTES {arena}
 #define TR_MODEL_INPUT_OFFSET {offsets[model_input]}
 #define TR_MODEL_INPUT_BYTES {x.size}
-#define TR_MODEL_DB_BYTES {x.size * _DOWNLOAD_BYTES_PER_ELEMENT.get(model_id, 1)} /* downloaded per input */
+#define TR_MODEL_DB_BYTES {x.size * _download_bytes_per_element(model_id)} /* downloaded per input */
 #define TR_MODEL_INPUT_SCALE {_float(x.scale[0])} /* {float(np.float32(x.scale[0])):.9g} */
 #define TR_MODEL_INPUT_ZERO_POINT {x.zero_point[0]}
 #define TR_MODEL_OUTPUT_OFFSET {offsets[model_output]}

@@ -1,8 +1,9 @@
 """Datasets in the EEMBC layout: a folder with `y_labels.csv` and the `.bin` files it lists.
 
-y_labels.csv has no header; each line is `file,classes,class` (kws01, vww01, ic01/ic02) or
-`file,classes,class,window_bytes,stride_bytes` (ad01). Everything is checked before the first
-byte goes to the DUT: a missing or wrongly sized file fails in a second, not after an hour.
+y_labels.csv has no header; each line is `file,classes,class` (kws01, vww01, ic01/ic02) or, for
+a benchmark whose files hold many windows, `file,classes,class,window_bytes,stride_bytes` (ad01).
+Everything is checked before the first byte goes to the DUT: a missing or wrongly sized file
+fails in a second, not after an hour.
 
 The folder's files are untrusted input: every name the label list gives must stay inside the
 folder (no `..`, no absolute path, no symbolic link that leads out), because whatever it names
@@ -19,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .benchmarks import AD_STRIDE_BYTES, AD_WINDOW_BYTES, Benchmark
+from .benchmarks import Benchmark
 from .errors import DatasetError
 
 LABELS_FILE = "y_labels.csv"
@@ -68,7 +69,7 @@ class Dataset:
         return data
 
     def windows(self, entry: Entry, data: bytes) -> list[bytes]:
-        """The inputs one file gives: the whole file, or for ad01 every window at its stride."""
+        """The inputs one file gives: the whole file, or (ad01) every window at its stride."""
         if entry.window_bytes is None:
             return [data]
         count = (len(data) - entry.window_bytes) // entry.stride_bytes + 1
@@ -146,8 +147,9 @@ def _read_text(target: Path, path: Path) -> str:
 
 def _parse_labels(path: Path, text: str, benchmark: Benchmark) -> list[Entry]:
     entries = []
-    want_fields = 5 if benchmark.id == "ad01" else 3
-    expected_classes = 2 if benchmark.id == "ad01" else benchmark.output_size
+    layout = benchmark.windows
+    want_fields = 5 if layout else 3
+    expected_classes = len(benchmark.classes)
     reader = csv.reader(io.StringIO(text, newline=""))
     while True:
         try:
@@ -177,13 +179,12 @@ def _parse_labels(path: Path, text: str, benchmark: Benchmark) -> list[Entry]:
         if not 0 <= label < classes:
             raise DatasetError(f"{where}: class {label} is outside 0..{classes - 1}")
         window = stride = None
-        if benchmark.id == "ad01":
+        if layout:
             window, stride = numbers[2], numbers[3]
-            # the benchmark's rule: 5 frames of 128 float32 mel bins, one frame per step
-            if (window, stride) != (AD_WINDOW_BYTES, AD_STRIDE_BYTES):
-                raise DatasetError(
-                    f"{where}: window/stride {window}/{stride} bytes; ad01 uses {AD_WINDOW_BYTES}/{AD_STRIDE_BYTES}"
-                )
+            # the benchmark's rule (ad01: 5 frames of 128 float32 mel bins, one frame per step)
+            if (window, stride) != (layout.window_bytes, layout.stride_bytes):
+                raise DatasetError(f"{where}: window/stride {window}/{stride} bytes; {benchmark.id} uses "
+                                   f"{layout.window_bytes}/{layout.stride_bytes}")
         entries.append(Entry(name, classes, label, window, stride, line=number))
     return entries
 

@@ -22,7 +22,7 @@ from .errors import DetectionError, PortError
 from .link import Link
 from .monitors import plugins
 from .printable import printable
-from .relay import HOST_BAUD, RELAYS
+from .relay import RELAYS, one_of
 
 NAME_COMMAND = b"name%"
 READY = "m-ready"  # like the official runner, any line containing it ends a reply
@@ -66,9 +66,9 @@ def candidates_by_usb_id(boards: Iterable[Board] = ()) -> dict[tuple[int, int], 
         for usb_id in monitor.usb_ids:
             table.setdefault(usb_id, []).append(Candidate("monitor", monitor.name))
     for relay in RELAYS.values():
-        bauds = (HOST_BAUD,) if relay.NAME else ()
-        for usb_id in relay.USB_IDS:
-            table.setdefault(usb_id, []).append(Candidate("relay", relay.kind, bauds, relay.NAME))
+        bauds = (relay.host_baud,) if relay.name_reply else ()
+        for usb_id in relay.usb_ids:
+            table.setdefault(usb_id, []).append(Candidate("relay", relay.name, bauds, relay.name_reply))
     return table
 
 
@@ -314,27 +314,29 @@ def find_monitor(kind_name: str | None) -> tuple[str, str]:
 def find_relay(kind: str | None = None) -> tuple[str, str]:
     """(--relay spec, how it was found) for the only attached pass-through board (of this kind).
 
-    The interface board shares its USB ID with every STLINK-V3 board, so a port counts as one
-    only when it answers `name%` as one; the IO manager is known by its Arduino IDs."""
+    A board that declares its answer to `name%` counts only when it answers so (the interface
+    board shares its USB ID with every STLINK-V3 board); the others, like the IO manager with its
+    Arduino IDs, by their USB ID alone."""
     found = []
     for port in serial_ports():
         usb_id = _usb_id(port)
         for relay in RELAYS.values():
-            if usb_id not in relay.USB_IDS or kind not in (None, relay.kind):
+            if usb_id not in relay.usb_ids or kind not in (None, relay.name):
                 continue
             how = f"USB ID {usb_id_text(usb_id)}"
-            if relay.NAME:
-                if probe_name(port.device, [HOST_BAUD], {relay.NAME}).reply != relay.NAME:
+            if relay.name_reply:
+                if probe_name(port.device, [relay.host_baud], {relay.name_reply}).reply != relay.name_reply:
                     continue
-                how += f" and its answer {relay.NAME!r} to name%"
-            found.append((f"{relay.kind}:{port.device}", how))
+                how += f" and its answer {relay.name_reply!r} to name%"
+            found.append((f"{relay.name}:{port.device}", how))
     if not found and kind:
         raise DetectionError(f"no {kind} pass-through board is attached (`tiny-runner detect --probe-names` lists "
                              f"what is); connect it or pass --relay {kind}:PORT")
     if not found:
-        raise DetectionError("no pass-through board is attached (an interface board answering name%, or an Arduino "
-                             "IO manager; `tiny-runner detect --probe-names` lists what is); connect it or pass "
-                             "--relay ifboard:PORT or ioman:PORT")
+        kinds = one_of([f"an {r.description}" + (" answering name%" if r.name_reply else "")
+                        for r in RELAYS.values()])
+        raise DetectionError(f"no pass-through board is attached ({kinds}; `tiny-runner detect --probe-names` lists "
+                             f"what is); connect it or pass --relay {one_of([f'{name}:PORT' for name in RELAYS])}")
     if len(found) > 1:
         raise DetectionError(f"{len(found)} pass-through boards are attached ({', '.join(s for s, _ in found)}); "
                              "choose one with --relay SPEC")

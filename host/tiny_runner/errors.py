@@ -179,3 +179,9 @@ class RunDirError(TinyRunnerError):
     """The run directory cannot be created or written: a file in its place, a read-only folder, a full disk."""
 
     exit_code = 31
+
+
+class BenchFileError(TinyRunnerError):
+    """A bench file (--bench) that cannot be found or read, or does not describe a bench."""
+
+    exit_code = 32

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .benchmarks import get_benchmark
 from .dut import parse_results
-from .reference_port import model_input, results_line
 from .tflm import TflmWorker
 
 # Printed values carry 3 decimals; a port that rounds where the reference truncates differs by
@@ -35,12 +35,13 @@ class GoldenCheck:
     examples: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
+        self._benchmark = get_benchmark(self.benchmark_id)
         self._worker = TflmWorker(self.model_path)
 
     def expected(self, data: bytes) -> list[float]:
-        tensor, floats = model_input(self.benchmark_id, data, self._worker.input_quant)
+        tensor, floats = self._benchmark.convert_input(data, self._worker.input_quant)
         output = self._worker.run(tensor)
-        return parse_results(results_line(self.benchmark_id, output, self._worker.output_quant, floats))
+        return parse_results(self._benchmark.results_line(output, self._worker.output_quant, floats))
 
     def check(self, name: str, data: bytes, dut_values: list[float]) -> bool:
         """Record one comparison; True when the DUT's vector matches the host's."""

@@ -26,8 +26,7 @@ class Link:
         self.wire_log = wire_log
         self._pending = bytearray()
         try:
-            # exclusive: a second run on a port in use stops here instead of stealing the first run's bytes
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=_POLL_S, write_timeout=10, exclusive=True)
+            self._port = _open(url, baud)
         except (serial.SerialException, ValueError, OSError) as exc:
             reason = _open_reason(exc, url)
             if "exclusively lock" in reason:
@@ -109,6 +108,16 @@ class Link:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _open(url: str, baud: int) -> serial.SerialBase:
+    """exclusive: a second run on a port in use stops here instead of stealing the first run's
+    bytes. pyserial's rfc2217:// has no write timeout (it cleans up and refuses at open): its
+    writes go to a socket, which does not block on a stalled UART, so it opens without one."""
+    try:
+        return serial.serial_for_url(url, baudrate=baud, timeout=_POLL_S, write_timeout=10, exclusive=True)
+    except NotImplementedError:
+        return serial.serial_for_url(url, baudrate=baud, timeout=_POLL_S, exclusive=True)
 
 
 def _open_reason(exc: BaseException, url: str) -> str:

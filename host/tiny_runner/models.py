@@ -9,44 +9,36 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .benchmarks import BENCHMARKS, ReferenceModel, find_benchmark
 from .errors import ModelError
 
 MODEL_DIR_ENV = "TINY_RUNNER_MODEL_DIR"
 
 
-@dataclass(frozen=True)
-class ReferenceModel:
-    benchmark_id: str
-    relative_path: str
-    size: int
-    sha256: str
+class _ReferenceModels(Mapping):
+    """Benchmark id -> its reference model, for every registered benchmark that has one (each
+    benchmark's module declares its model; benchmarks/base.py)."""
+
+    def _models(self) -> dict[str, ReferenceModel]:
+        return {b.id: b.reference_model for b in BENCHMARKS.values() if b.reference_model is not None}
+
+    def __getitem__(self, benchmark_id: str) -> ReferenceModel:
+        return self._models()[benchmark_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._models())
+
+    def __len__(self) -> int:
+        return len(self._models())
 
 
-REFERENCE_MODELS: dict[str, ReferenceModel] = {
-    m.benchmark_id: m
-    for m in (
-        ReferenceModel("kws01", "kws01/kws_ref_model.tflite", 53_936,
-                       "aeea436800704fce17b17292e4412630ad856e9d777c044c64ef748a880bd0ae"),
-        ReferenceModel("vww01", "vww01/vww_96_int8.tflite", 333_288,
-                       "597a384c8c2c8a1276f04702f25013b7838f2f814f1ca7c174d295b73e3d6b7b"),
-        ReferenceModel("ic01", "ic01/pretrainedResnet_quant.tflite", 98_496,
-                       "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415"),
-        ReferenceModel("ic02", "ic02/pretrainedResnet_large_int8.tflite", 512_024,
-                       "dc27dcd823f5665533352f7da516b0c9bc6f089914b8283782e55961b3423fcf"),
-        ReferenceModel("ad01", "ad01/ad01_int8.tflite", 276_976,
-                       "87cf24194ef93d1d9b11a591d805526b98008e351655d29883c825c9c106ba24"),
-    )
-}
-
-
-# Input and output tensor elements of each benchmark's model (tiny_protocol.md §3.6-3.7).
-MODEL_IO_ELEMENTS = {"kws01": (490, 12), "vww01": (27_648, 2), "ic01": (3_072, 10), "ic02": (3_072, 10),
-                     "ad01": (640, 640)}
+REFERENCE_MODELS: Mapping[str, ReferenceModel] = _ReferenceModels()
 
 
 @dataclass(frozen=True)
@@ -73,9 +65,10 @@ def check_fits(benchmark_id: str, path: Path) -> None:
     """A model of the user's own must take and give what the benchmark's firmware handles."""
     from .modelinfo import model_info
 
-    want_in, want_out = MODEL_IO_ELEMENTS[benchmark_id]
+    benchmark = find_benchmark(benchmark_id)
+    want_in, want_out = benchmark.input_elements, benchmark.output_elements
     info = model_info(path)
-    # the protocol carries int8 tensors (ad01's float windows are quantised by the firmware)
+    # the protocol carries int8 tensors (float input windows are quantised by the firmware)
     if (info.input_type, info.output_type) != ("INT8", "INT8"):
         raise ModelError(
             f"{path}: input tensor {info.input_type}, output tensor {info.output_type}; MLPerf Tiny firmware runs "

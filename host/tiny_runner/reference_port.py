@@ -2,7 +2,8 @@
 
 Used by the virtual DUT (so it behaves like the reference ports) and by the host's golden
 check (so the host can predict, digit for digit, what a faithful DUT prints). Arithmetic is
-done in float32 where the C code uses float, in the same order.
+done in float32 where the C code uses float, in the same order. Each benchmark's own conversion
+and result format live in its module (benchmarks/); `model_input` and `results_line` find them by id.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def round_half_away(x: np.ndarray) -> np.ndarray:
 
 
 def quantize_float_input(raw: bytes, quant: Quantization) -> tuple[np.ndarray, np.ndarray]:
-    """ad01: bytes as little-endian float32, quantised as QuantizeFloatToInt8 does.
+    """Float input (ad01): bytes as little-endian float32, quantised as QuantizeFloatToInt8 does.
     Returns (int8 tensor data, the float copy kept for the MSE)."""
     floats = np.frombuffer(raw, dtype="<f4").astype(np.float32)
     scaled = floats / np.float32(quant.scale)  # float / float in C: float32
@@ -36,14 +37,8 @@ def quantize_float_input(raw: bytes, quant: Quantization) -> tuple[np.ndarray, n
 
 def model_input(benchmark_id: str, raw: bytes, input_quant: Quantization) -> tuple[np.ndarray, np.ndarray | None]:
     """The int8 input tensor th_load_tensor() builds from the downloaded bytes, plus the float
-    input for ad01 (None for the classifiers)."""
-    if benchmark_id == "kws01":
-        return np.frombuffer(raw, dtype=np.int8).copy(), None
-    if benchmark_id in ("vww01", "ic01", "ic02"):
-        return (np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128).astype(np.int8), None
-    if benchmark_id == "ad01":
-        return quantize_float_input(raw, input_quant)
-    raise ValueError(f"no reference input conversion for {benchmark_id}")
+    input where the port keeps one (None for the classifiers): the benchmark's own conversion."""
+    return _benchmark(benchmark_id).convert_input(raw, input_quant)
 
 
 def dequantize(output: np.ndarray, quant: Quantization) -> np.ndarray:
@@ -59,26 +54,17 @@ def mean_squared_error(reconstruction: np.ndarray, floats: np.ndarray) -> np.flo
     return np.float32(total / np.float32(len(floats)))
 
 
-def _kws_digits(value: np.float32) -> str:
-    """KWS prints 0.<d><d><d> from truncated integer arithmetic (no float printf)."""
-    tenths = int(np.float32(value * np.float32(10)))
-    hundredths = int(np.float32(value * np.float32(100))) % 10
-    thousandths = int(np.float32(value * np.float32(1000))) % 10
-    return f"0.{tenths}{hundredths}{thousandths}"
-
-
 def results_line(
     benchmark_id: str, output: np.ndarray, output_quant: Quantization, input_floats: np.ndarray | None = None
 ) -> str:
     """The exact `m-results-[...]` line the reference port prints for this output tensor."""
-    if benchmark_id == "ad01":
-        mse = mean_squared_error(dequantize(output, output_quant), input_floats)
-        return f"m-results-[{float(mse):0.3f}]"
-    values = dequantize(output, output_quant)
-    if benchmark_id == "kws01":
-        body = ",".join(_kws_digits(v) for v in values)
-    elif benchmark_id == "vww01":
-        body = "".join(f"{float(v):0.3f}," for v in values)  # the reference loop's trailing comma
-    else:
-        body = ",".join(f"{float(v):0.3f}" for v in values)
-    return f"m-results-[{body}]"
+    return _benchmark(benchmark_id).results_line(output, output_quant, input_floats)
+
+
+def _benchmark(benchmark_id: str):
+    from .benchmarks import find_benchmark  # the benchmarks build on this module's arithmetic
+
+    benchmark = find_benchmark(benchmark_id)
+    if benchmark is None:
+        raise ValueError(f"no reference input conversion for {benchmark_id}")
+    return benchmark

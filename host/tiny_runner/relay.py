@@ -1,165 +1,104 @@
-"""Pass-through boards between the host and an energy-mode DUT (tiny_protocol.md §4).
+"""The pass-through boards (relays) tiny-runner can drive between the host and an energy-mode
+DUT (tiny_protocol.md §4): every plug-in registered in the entry-point group
+`tiny_runner.relays` (tiny_runner.relays.plugin says what one declares). The built-in ones,
+the MLCommons interface board (`ifboard`) and the EEMBC IO manager (`ioman`), register from
+this distribution; another distribution's register the same way.
 
-Both the MLCommons interface board and the EEMBC Arduino IO manager take `dut <cmd>%`, answer
-`m-dut-passthrough(<cmd>)` and `m-ready`, pass `<cmd>%` to the DUT (9600 baud on that side)
-and forward the DUT's lines as `[dut]: <line>`, ending with `[dut]: m-ready`.
-
-`RelayLink` gives the DUT protocol client the same interface as a direct Link, so everything
-above it (downloads, infer, replies and errors) is the same code either way.
-"""
+A plug-in that cannot be loaded is left out and named where it is asked for (`--relay NAME`),
+so one broken distribution does not stop every command."""
 
 from __future__ import annotations
 
-import re
-import time
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib.metadata import entry_points
 
-from .errors import DutTimeout, ProtocolError, UsageError
+from .errors import UsageError
 from .link import Link
-from .printable import printable
+from .relays.base import DUT_PREFIX, HOST_BAUD, PassThroughBoard, Relay, RelayLink
+from .relays.ifboard.driver import InterfaceBoard
+from .relays.ioman.driver import IoManager
+from .relays.plugin import ENTRY_POINT_GROUP, RelayPlugin
 
-DUT_PREFIX = "[dut]: "
-HOST_BAUD = 115_200  # host side of both pass-through boards
-_BOARD_TIMEOUT_S = 5.0
-_SETBAUD_REBOOT_S = 3.0  # the interface board writes its flash and reboots after setbaud
+__all__ = ["DUT_PREFIX", "HOST_BAUD", "RELAYS", "InterfaceBoard", "IoManager", "PassThroughBoard", "Relay",
+           "RelayLink", "RelayPlugin", "open_relay"]
 
-
-class RelayLink:
-    """The DUT as seen through a pass-through board: send `cmd%`, read the DUT's own lines."""
-
-    def __init__(self, board: "PassThroughBoard"):
-        self.board = board
-        self.link = board.link
-        self.url = f"{board.kind}:{board.link.url}"
-
-    def send(self, data: bytes) -> None:
-        if not data.endswith(b"%"):
-            raise ValueError("DUT commands end with %")
-        self.board.passthrough(data[:-1].decode("ascii"))
-
-    def read_line(self, deadline: float) -> str | None:
-        while True:
-            line = self.link.read_line(deadline)
-            if line is None or line.startswith(DUT_PREFIX):
-                return None if line is None else line[len(DUT_PREFIX):]
-            self.board.note(line)  # the board's own output between DUT lines
-
-    def drain(self, quiet_s: float = 0.0) -> bytes:
-        stale = self.link.drain(quiet_s).decode("latin-1")
-        dut_lines = [line[len(DUT_PREFIX):] for line in stale.replace("\r", "").split("\n")
-                     if line.startswith(DUT_PREFIX)]
-        return "".join(line + "\r\n" for line in dut_lines).encode("latin-1")
-
-    def partial(self) -> bytes:
-        return self.link.partial()
+DEFAULT_RELAY = "ifboard"  # what a virtual board wires when --relay is not given
 
 
-class PassThroughBoard:
-    kind = "relay"
-    db_chunk_bytes = 38
-    USB_IDS: tuple[tuple[int, int], ...] = ()  # (VID, PID) of its USB serial port
-    NAME: str | None = None  # its reply to `name%`, when known
-
-    def __init__(self, link: Link, log=None):
-        self.link = link
-        self.log = log or (lambda message: None)
-
-    def note(self, line: str) -> None:
-        self.log(f"{self.kind}: {printable(line)}")
-
-    def _board_lines(self, sent: str, until: str, timeout_s: float = _BOARD_TIMEOUT_S) -> list[str]:
-        """The board's own lines (not `[dut]: ` ones) after `sent`, up to the line `until`."""
-        deadline = time.monotonic() + timeout_s
-        lines = []
-        while True:
-            line = self.link.read_line(deadline)
-            if line is None:
-                raise DutTimeout(
-                    f"the {self.kind} at {self.link.url} did not answer {sent + '%'!r} within {timeout_s:g} s "
-                    f"(received {lines!r}); check its port and that it runs the pass-through firmware"
-                )
-            if line == until:
-                return lines
-            if not line.startswith(DUT_PREFIX):  # late DUT output: the DUT client judges stale lines
-                lines.append(line)
-
-    def _command(self, text: str) -> list[str]:
-        """A command for the board itself: its lines up to `m-ready`."""
-        self.link.send(text.encode("ascii") + b"%")
-        return self._board_lines(text, "m-ready")
-
-    def passthrough(self, command: str) -> None:
-        """`dut <command>%`, checking the board's two-line acknowledgement."""
-        sent = f"dut {command}"
-        self.link.send(sent.encode("ascii") + b"%")
-        self._board_lines(sent, f"m-dut-passthrough({command})")
-        deadline = time.monotonic() + _BOARD_TIMEOUT_S
-        ready = self.link.read_line(deadline)
-        if ready != "m-ready":
-            raise ProtocolError(f"the {self.kind} acknowledged {command!r} with {ready!r} instead of m-ready")
-
-    def dut_link(self) -> RelayLink:
-        return RelayLink(self)
+@lru_cache(maxsize=1)
+def _registry() -> tuple[dict[str, RelayPlugin], dict[str, str]]:
+    found: dict[str, RelayPlugin] = {}
+    broken: dict[str, str] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            plugin = point.load()
+        except Exception as exc:  # another distribution's bug
+            broken[point.name] = (f"pass-through board plug-in {point.name!r} ({point.value}) cannot be loaded: "
+                                  f"{type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(plugin, RelayPlugin) or plugin.name != point.name:
+            broken[point.name] = (f"pass-through board plug-in {point.name!r} ({point.value}) is not a RelayPlugin "
+                                  f"named {point.name!r}")
+            continue
+        found.setdefault(plugin.name, plugin)
+    order = sorted(found.values(), key=lambda r: (r.name != DEFAULT_RELAY, r.name))  # the default first
+    return {r.name: r for r in order}, broken
 
 
-class InterfaceBoard(PassThroughBoard):
-    """MLCommons enhanced interface board (STM32H573I-DK), host side at 115200 baud."""
-
-    kind = "ifboard"
-    NAME = "tinyML Enhanced Interface Board"
-    USB_IDS = ((0x0483, 0x374E),)  # the STM32H573I-DK's STLINK-V3 virtual COM port
-
-    def identify(self) -> str:
-        lines = self._command("name")
-        if self.NAME not in lines:
-            raise ProtocolError(f"{self.link.url} answered 'name%' with {lines!r}, not the interface board's name")
-        return self.NAME
-
-    def dut_baud(self) -> int:
-        lines = self._command("checkbaud")
-        for line in lines:
-            match = re.match(r"baud is: (\d+)", line)
-            if match:
-                return int(match.group(1))
-        raise ProtocolError(f"the interface board's checkbaud reply has no rate: {lines!r}")
-
-    def ensure_dut_baud(self, baud: int) -> bool:
-        """Set the DUT-side rate only if it differs (setbaud rewrites flash and reboots the board).
-        True if it had to be changed."""
-        if self.dut_baud() == baud:
-            return False
-        self._command(f"setbaud {baud}")
-        time.sleep(_SETBAUD_REBOOT_S)
-        self.link.drain()
-        if self.dut_baud() != baud:
-            raise ProtocolError(f"the interface board did not keep DUT-side baud {baud}")
-        return True
+def plugins() -> dict[str, RelayPlugin]:
+    return _registry()[0]
 
 
-class IoManager(PassThroughBoard):
-    """EEMBC Arduino Uno IO manager: half duplex, at most 64 bytes in flight, so `dut db`
-    commands carry 28 bytes ((64 - len('dut db %')) // 2)."""
-
-    kind = "ioman"
-    db_chunk_bytes = 28
-    # Arduino Uno (Arduino LLC and Arduino SRL IDs), as in the official runner's devices.yaml
-    USB_IDS = ((0x2341, 0x0043), (0x2341, 0x0001), (0x2A03, 0x0043), (0x2A03, 0x0243))
-
-    def identify(self) -> str:
-        lines = self._command("name")
-        return printable(lines[0]) if lines else "io manager"
-
-    def ensure_dut_baud(self, baud: int) -> bool:
-        if baud != 9600:
-            raise ProtocolError("the EEMBC IO manager talks to the DUT at 9600 baud only")
-        return False
+def broken_plugins() -> dict[str, str]:
+    """Registered names whose plug-in could not be loaded, with why."""
+    return _registry()[1]
 
 
-RELAYS = {"ifboard": InterfaceBoard, "ioman": IoManager}
+def clear_cache() -> None:
+    """Look for plug-ins again (after sys.path changed)."""
+    _registry.cache_clear()
 
 
-def open_relay(spec: str, baud: int, wire_log=None, log=None) -> PassThroughBoard:
-    """`ifboard:PORT_URL` or `ioman:PORT_URL`."""
-    kind, sep, url = spec.partition(":")
-    if not sep or kind not in RELAYS or not url:
-        raise UsageError(f"relay {spec!r}: expected ifboard:PORT or ioman:PORT")
-    return RELAYS[kind](Link(url, baud, wire_log), log)
+class _Relays(Mapping):
+    """name -> RelayPlugin, as registered when asked (not when this module was imported)."""
+
+    def __getitem__(self, name: str) -> RelayPlugin:
+        return plugins()[name]
+
+    def __iter__(self):
+        return iter(plugins())
+
+    def __len__(self) -> int:
+        return len(plugins())
+
+
+RELAYS: Mapping[str, RelayPlugin] = _Relays()
+
+
+def one_of(items: list[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return " or ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def specs(port: str = "[:PORT]") -> str:
+    """What --relay takes: `ifboard[:PORT] or ioman[:PORT]`."""
+    return one_of([f"{name}{port}" for name in plugins()])
+
+
+def get_plugin(name: str, spec: str | None = None) -> RelayPlugin:
+    if name in broken_plugins():
+        raise UsageError(broken_plugins()[name])
+    if name not in plugins():
+        raise UsageError(f"--relay {spec or name}: expected {specs()}")
+    return plugins()[name]
+
+
+def open_relay(spec: str, baud: int | None = None, wire_log=None, log=None) -> Relay:
+    """`ifboard:PORT_URL`, `ioman:PORT_URL` or another plug-in's, its host side at `baud`
+    (default: the rate the plug-in declares)."""
+    name, sep, url = spec.partition(":")
+    if not sep or not url:
+        raise UsageError(f"relay {spec!r}: expected {specs(':PORT')}")
+    plugin = get_plugin(name, spec)
+    return plugin.driver(Link(url, baud or plugin.host_baud, wire_log), log)

@@ -43,10 +43,11 @@ from .lab.launcher import VirtualBench
 from .link import Link
 from .modelinfo import model_info
 from .models import ResolvedModel, resolve_model
+from .modes import procedure_for
 from .monitors import DEFAULT_MONITOR, parse_spec
 from .printable import printable
 from .progress import Progress
-from .relay import HOST_BAUD, open_relay
+from .relay import DEFAULT_RELAY, open_relay
 from .report.plots import plot_energy_run
 from .report.results import finalise, results_txt
 from .rules import DEFAULT_TARGET_WINDOW_S
@@ -96,13 +97,17 @@ class MeasureRequest:
     lab_monitor_quirks: dict = field(default_factory=dict)
     # energy mode
     monitor: str | None = None  # lpm01a:PORT, ppk2:PORT, joulescope[:SERIAL]; virtual board: the name alone
-    relay: str | None = None  # "ifboard:PORT_URL" or "ioman:PORT_URL"; virtual board: an emulated ifboard
+    relay: str | None = None  # "ifboard:PORT_URL", "ioman:PORT_URL"; on the virtual lab a name alone (default ifboard)
     voltage_mv: int | None = None  # None: the board's supply.default_mv, else 1800
     monitor_rate_hz: float | None = None  # None: the monitor's own default (LPM01A 1 kHz, PPK2 100 kHz, ...)
+    bench: dict | None = None  # the bench file the ports came from (bench_file.BenchFile.describe())
 
     @property
     def uses_lab(self) -> bool:
-        return self.board.virtual and self.dut_url is None
+        """A virtual board whose DUT (or, in energy mode, pass-through board) was given no port:
+        the run starts the virtual lab; given ports, it is measured through them like a real board."""
+        outside = self.dut_url if self.mode != "energy" else (self.relay or "").partition(":")[2]
+        return self.board.virtual and not outside
 
 
 class Session:
@@ -125,6 +130,8 @@ class Session:
             "valid": False,
             "violations": [],
         }
+        if request.bench:
+            self.results["bench"] = request.bench
 
     # -- the whole run ----------------------------------------------------------------------------
     def run(self) -> dict:
@@ -134,7 +141,7 @@ class Session:
             with ExitStack() as stack:
                 dut = self._connect_energy(stack) if self.req.mode == "energy" else self._connect(stack)
                 golden = self._golden(stack)
-                procedure = _procedure(self.req.mode)
+                procedure = procedure_for(self.req.benchmark, self.req.mode)
                 procedure(self, dut, golden).run()
                 if golden:
                     self.results["check_outputs"] = golden.summary()
@@ -250,6 +257,7 @@ class Session:
             power_ma=req.board.simulation.get("power", {}),
             monitor=monitor,
             monitor_quirks=req.lab_monitor_quirks,
+            relay=req.relay or DEFAULT_RELAY,
             supply_mv=supply_mv,
             truth_path=str(self.run_dir.path / "lab-truth.jsonl") if energy else None,
         )
@@ -300,7 +308,7 @@ class Session:
         config = BenchConfig(
             benchmark_id=req.benchmark.id, model_path=str(req.model.path), inference_us=0.0, mode=mode, baud=baud,
             wiring="energy", power_ma=board.simulation["power"], monitor=monitor,
-            monitor_quirks=req.lab_monitor_quirks, supply_mv=supply_mv,
+            monitor_quirks=req.lab_monitor_quirks, relay=req.relay or DEFAULT_RELAY, supply_mv=supply_mv,
             truth_path=str(self.run_dir.path / "lab-truth.jsonl"), qemu=board.qemu, image=str(image_path))
         self.results["lab"].update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
         return VirtualBench(config, log_path)
@@ -321,10 +329,9 @@ class Session:
                 req.lab_speed = fastest
             self.lab = self._start_lab(dut_baud, monitor=kind.name, supply_mv=voltage_mv)
             stack.push(self._stop_lab)
-            relay_spec, target = f"ifboard:{self.lab.ports['relay']}", self.lab.ports["monitor"]
+            relay_spec, target = f"{req.relay or DEFAULT_RELAY}:{self.lab.ports['relay']}", self.lab.ports["monitor"]
             dut = "the C firmware under QEMU" if req.board.firmware_port else f"speed x{req.lab_speed:g}"
-            log(f"virtual energy bench started: interface board {self.lab.ports['relay']}, {kind.name} "
-                f"{target} ({dut})")
+            log(f"virtual energy bench started: pass-through board {relay_spec}, {kind.name} {target} ({dut})")
         for how in (req.found_by.get("monitor"), req.found_by.get("relay")):
             if how:
                 log(how)
@@ -335,8 +342,8 @@ class Session:
         stack.callback(self._close_monitor, monitor)  # also when open() fails half-way
         identity = monitor.open()
         log(f"monitor: {identity}")
-        relay = open_relay(relay_spec, HOST_BAUD, WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
-                           log=log)
+        relay = open_relay(relay_spec, wire_log=WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
+                           log=log)  # at the host-side rate its plug-in declares
         stack.callback(relay.link.close)
         log(f"relay: {relay.identify()}")
         if relay.ensure_dut_baud(dut_baud):
@@ -469,10 +476,3 @@ def _noting(error: TinyRunnerError, unrecorded: RunDirError | None) -> TinyRunne
         error.message = f"{error.message} (not recorded in the run directory: {unrecorded.message})"
     return error
 
-
-def _procedure(mode: str):
-    from .modes.accuracy import AccuracyRun
-    from .modes.energy import EnergyRun
-    from .modes.performance import PerformanceRun
-
-    return {"performance": PerformanceRun, "accuracy": AccuracyRun, "energy": EnergyRun}[mode]

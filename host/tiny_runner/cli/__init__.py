@@ -10,7 +10,7 @@ from .. import __version__, stopping
 from ..errors import TinyRunnerError
 
 SUBCOMMANDS = ("measure", "analyze", "boards", "flash", "dataset", "models", "codegen", "firmware", "detect",
-               "monitors", "lab", "demo")
+               "monitors", "benchmarks", "lab", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import rules
+from ..bench_file import BENCHES_ENV, BenchFile, load_bench
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..datasets import LABELS_FILE, load_dataset
@@ -16,6 +17,9 @@ from ..errors import ResultNotValid, RunDirError, UsageError
 from ..models import resolve_model
 from ..monitors import DEFAULT_MONITOR, get_plugin, parse_spec, plugins
 from ..progress import Progress
+from ..relay import DEFAULT_RELAY
+from ..relay import get_plugin as get_relay
+from ..relay import specs as relay_specs
 from ..report.summary import summary
 from ..rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
 from ..session import DEFAULT_LAB_SPEED, DEFAULT_SUPPLY_MV, MeasureRequest, Session
@@ -24,7 +28,9 @@ from ..session import DEFAULT_LAB_SPEED, DEFAULT_SUPPLY_MV, MeasureRequest, Sess
 def add_parser(sub) -> None:
     p = sub.add_parser("measure", help="run performance, accuracy or energy mode on a board",
                        description="Run one benchmark in one mode on a board and write a run directory.")
-    p.add_argument("--board", required=True, help="board descriptor name (see `tiny-runner boards`)")
+    p.add_argument("--board", help="board descriptor name (see `tiny-runner boards`); a bench file may name it")
+    p.add_argument("--bench", metavar="FILE|NAME", help="a bench file: the board, the DUT's port, the pass-through "
+                   f"board and the energy monitor of one bench; NAME is looked up in ${BENCHES_ENV}, then ./benches")
     p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad (or kws01, ...); default: what the DUT reports")
     p.add_argument("--mode", choices=("performance", "accuracy", "energy"), default="performance")
     p.add_argument("--dut", metavar="URL", help="DUT port: /dev/ttyACM0, COM3, socket://host:port, rfc2217://...; "
@@ -36,9 +42,9 @@ def add_parser(sub) -> None:
     energy.add_argument("--monitor", metavar="SPEC", help=f"energy monitor: {', '.join(m.spec for m in monitors)}; "
                         "on a virtual board the name alone picks the emulated one "
                         f"(default {DEFAULT_MONITOR})")
-    energy.add_argument("--relay", metavar="SPEC", help="pass-through board to the DUT: ifboard[:PORT_URL] or "
-                        "ioman[:PORT_URL]; without the port it is found by USB ID (a virtual board wires an emulated "
-                        "interface board)")
+    energy.add_argument("--relay", metavar="SPEC", help=f"pass-through board to the DUT: {relay_specs('[:PORT_URL]')}; "
+                        "without the port it is found by USB ID; on a virtual board the name alone picks the emulated "
+                        f"one (default {DEFAULT_RELAY})")
     energy.add_argument("--voltage", type=int, metavar="MV", help="DUT supply in millivolts (default: the board's "
                         f"supply.default_mv, else {DEFAULT_SUPPLY_MV})")
     energy.add_argument("--monitor-rate", type=float, metavar="HZ",
@@ -135,20 +141,30 @@ def check_energy_options(args, board) -> None:
     if args.dut:
         raise UsageError("energy mode reaches the DUT through --relay, not --dut")
     kind, target = parse_spec(args.monitor or DEFAULT_MONITOR)
-    if board.virtual:
-        if args.relay or target:
-            raise UsageError(f"a virtual board wires its own emulated monitor and interface board; leave out "
-                             f"--relay and name the monitor alone ({' | '.join(plugins())})")
-    elif args.relay and args.relay.split(":", 1)[0] not in ("ifboard", "ioman"):
-        raise UsageError(f"--relay {args.relay}: expected ifboard[:PORT] or ioman[:PORT]")
+    relay_kind, _, relay_port = (args.relay or "").partition(":")
+    if args.relay:
+        get_relay(relay_kind, args.relay)  # a registered pass-through board, else UsageError naming them
+    if not board.virtual:
+        return
+    # A virtual board is measured on the virtual lab's own emulated instruments, or, given the
+    # pass-through board's port, through an outside bench (a served lab, a remote one) like a real board.
+    if relay_port and kind.port_required and not target:
+        raise UsageError(f"--relay {args.relay} measures through an outside bench: name its monitor's port too "
+                         f"(--monitor {kind.spec})")
+    if target and not relay_port:
+        raise UsageError(f"the virtual lab wires its own emulated monitor: name it alone ({' | '.join(plugins())}), "
+                         "or give the pass-through board's port too (--relay ifboard:PORT) to measure through an "
+                         "outside bench")
 
 
 def check_energy_bench(args, board, monitor: str, relay: str | None) -> None:
     """The checks that depend on which monitor and pass-through board the run uses."""
     kind, _ = parse_spec(monitor)
     dut_baud = args.baud or board.baud("energy")
-    if relay and relay.startswith("ioman:") and dut_baud != 9600:
-        raise UsageError(f"the EEMBC IO manager talks to the DUT at 9600 baud, not {dut_baud}")
+    relay_kind = get_relay((relay or DEFAULT_RELAY).split(":", 1)[0])
+    if relay_kind.dut_bauds and dut_baud not in relay_kind.dut_bauds:
+        raise UsageError(f"the {relay_kind.description} talks to the DUT at "
+                         f"{' or '.join(map(str, relay_kind.dut_bauds))} baud, not {dut_baud}")
     rate = kind.default_rate_hz if args.monitor_rate is None else args.monitor_rate
     if rate not in kind.rates_hz:
         raise UsageError(f"--monitor-rate: the {kind.name} samples at "
@@ -187,8 +203,31 @@ def check_counts(args) -> None:
                          f"minimum) and at most {rules.MAX_WINDOW_S:g} s (the DUT's 32-bit microsecond timer)")
 
 
+def apply_bench(args) -> BenchFile | None:
+    """--bench: the bench file's board and ports, taken as if they had been given as options."""
+    if not args.bench:
+        if not args.board:
+            raise UsageError("--board BOARD is required (or --bench with a bench file that names its board)")
+        return None
+    bench = load_bench(args.bench)
+    for option, value in (("--dut", args.dut), ("--relay", args.relay), ("--monitor", args.monitor)):
+        if value is not None:
+            raise UsageError(f"{option} and --bench: bench {bench.name} names its own ports; pass one or the other")
+    if args.board and bench.board and args.board != bench.board:
+        raise UsageError(f"--board {args.board}, but bench {bench.name} ({bench.path}) holds {bench.board}")
+    args.board = args.board or bench.board
+    if not args.board:
+        raise UsageError(f"bench {bench.name} ({bench.path}) names no board: pass --board")
+    if args.mode == "energy":
+        args.relay, args.monitor = bench.relay, bench.monitor
+    else:
+        args.dut = bench.dut
+    return bench
+
+
 def build_request(args) -> MeasureRequest:
     """Check everything that can be checked before a run directory exists or a port opens."""
+    bench = apply_bench(args)
     board = load_board(args.board)
     benchmark = get_benchmark(args.benchmark) if args.benchmark else None
     check_energy_options(args, board)
@@ -203,8 +242,10 @@ def build_request(args) -> MeasureRequest:
                    "--lab-fault": args.lab_fault or None, "--lab-firmware-mode": args.lab_firmware_mode,
                    "--lab-monitor-quirk": args.lab_monitor_quirk or None}
     given = [option for option, value in lab_options.items() if value is not None]
-    if given and (args.dut is not None or not board.virtual):
-        raise UsageError(f"{given[0]} configures the virtual lab; it has no effect with --dut or a real board")
+    outside_bench = args.dut is not None or ":" in (args.relay or "")
+    if given and (outside_bench or not board.virtual):
+        raise UsageError(f"{given[0]} configures the virtual lab; it has no effect with --dut, --relay PORT or a "
+                         "real board")
     emulated_only = [option for option in given if option not in ("--lab-firmware-mode", "--lab-monitor-quirk")]
     if emulated_only and board.firmware_port:
         raise UsageError(f"{emulated_only[0]} configures the emulated reference firmware; {board.name} runs the C "
@@ -218,7 +259,8 @@ def build_request(args) -> MeasureRequest:
         raise UsageError("pass --model or --model-dir, not both")
 
     model = None
-    if benchmark and (args.model or (board.virtual and args.dut is None) or args.check_outputs):
+    on_the_lab = board.virtual and args.dut is None and ":" not in (args.relay or "")
+    if benchmark and (args.model or on_the_lab or args.check_outputs):
         model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
     dataset = None
     if args.dataset:
@@ -231,7 +273,13 @@ def build_request(args) -> MeasureRequest:
     if args.mode == "energy":
         monitor, relay, found_by = energy_bench(args, board)
         check_energy_bench(args, board, monitor or DEFAULT_MONITOR, relay)
+    if bench:
+        named = {"dut": args.dut, "relay": args.relay, "monitor": args.monitor}
+        for part, value in named.items():
+            if value is not None and part not in found_by:
+                found_by[part] = f"{part} {value} named by bench {bench.name} ({bench.path})"
     return MeasureRequest(
+        bench=bench.describe() if bench else None,
         board=board,
         mode=args.mode,
         benchmark=benchmark,

@@ -1,7 +1,8 @@
 """The virtual bench as a process: the reference firmware running the real model with the
 TFLM interpreter, wired either straight to the host (performance and accuracy) or, for energy
-runs, behind an emulated interface board and powered by an emulated LPM01A that samples the
-bench's physics. Being its own process, a TFLM abort takes down only the virtual bench.
+runs, behind an emulated pass-through board (the interface board unless the relay plug-in
+named is another) and powered by an emulated energy monitor that samples the bench's physics.
+Being its own process, a TFLM abort takes down only the virtual bench.
 
 Started by lab.launcher with one JSON argument (BenchConfig). Control lines on stdin: `boot`
 (power on / reset the directly wired DUT) and `quit`. Once the model is loaded and the ports
@@ -25,7 +26,6 @@ from ..tflm import TflmModel
 from .clock import VirtualClock
 from .endpoint import PacedUart, TcpEndpoint
 from .firmware import DEFAULT_PULSE_HOLD_US, Faults, ReferenceFirmware
-from .ifboard import InterfaceBoard
 from .physics import Physics, PowerProfile
 
 
@@ -45,6 +45,7 @@ class BenchConfig:
     boot_on_start: bool = False  # direct wiring, stand-alone serving: print the banner at once
     faults: dict = field(default_factory=dict)
     wiring: str = "direct"  # "direct" or "energy" (interface board + LPM01A)
+    relay: str = "ifboard"  # the emulated pass-through board: a relay plug-in's name
     relay_baud: int = 9_600  # the interface board's stored DUT-side rate at power-up
     power_ma: dict = field(default_factory=dict)  # boot_ma, idle_ma, uart_ma, compute_ma
     monitor: str = "lpm01a"  # the emulated instrument: a monitor plug-in's name
@@ -60,10 +61,10 @@ class BenchConfig:
 
 
 class _DutSide:
-    """Where the firmware's UART bytes go on the energy bench: the interface board."""
+    """Where the firmware's UART bytes go on the energy bench: the pass-through board."""
 
     def __init__(self):
-        self.board: InterfaceBoard | None = None
+        self.board = None  # the emulated pass-through board, once it exists
 
     def write(self, data: bytes) -> None:
         self.board.from_dut(data)
@@ -156,7 +157,7 @@ def serve(config: BenchConfig, control: bool = True) -> None:
             firmware.receive(data)
 
     if energy:
-        board = InterfaceBoard(endpoint, to_dut, dut_baud=config.relay_baud, firmware_baud=config.baud)
+        board = emulated_relay(config, endpoint, to_dut)
         dut_side.board = board
         monitor = emulated_monitor(config, bench)
         monitor.start()
@@ -215,6 +216,13 @@ def emulated_monitor(config: BenchConfig, bench: Bench):
     if not plugin.supplies_dut:
         bench.set_voltage(config.supply_mv / 1000)
     return plugin.emulator(bench, config.monitor_quirks, config.seed)
+
+
+def emulated_relay(config: BenchConfig, host_port, to_dut):
+    """The emulated pass-through board between the host's port and the DUT, from its plug-in."""
+    from ..relay import get_plugin
+
+    return get_plugin(config.relay).emulator(host_port, to_dut, config.relay_baud, config.baud)
 
 
 def announce(ports: dict, control: bool) -> None:

@@ -19,19 +19,13 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .. import reference_port
-from ..models import MODEL_IO_ELEMENTS
+from ..benchmarks import get_benchmark
 from ..reference_port import Quantization
 
 CMD_SIZE = 80  # EE_CMD_SIZE
 FW_VERSION = "ULPMark for tinyML Firmware V0.0.1"
 DEVICE_NAME = "dut"
 TIMER_WRAP = 1 << 32
-# MAX_DB_INPUT_SIZE used by each reference port (tiny_protocol.md §3.7).
-MAX_DB_INPUT = {"kws01": 490, "vww01": 27_648, "ic01": 3_072, "ic02": 3_072, "ad01": 5_120}
-# Model input elements (ad01: float32, 4 bytes each) and output tensor elements per port.
-INPUT_ELEMENTS = {bench: io[0] for bench, io in MODEL_IO_ELEMENTS.items()}
-OUTPUT_ELEMENTS = {bench: io[1] for bench, io in MODEL_IO_ELEMENTS.items()}
 # The reference firmware's `help` text, line for line, with its spelling and its W=0 (the code's
 # default warm-up is 10).
 HELP_LINES = (
@@ -113,6 +107,8 @@ class ReferenceFirmware:
         if mode not in ("performance", "energy"):
             raise ValueError(f"firmware mode must be performance or energy, not {mode!r}")
         self.benchmark_id = benchmark_id
+        # its buffer size, tensor sizes, input conversion and result format (tiny_protocol.md §3.6-3.7)
+        self.benchmark = get_benchmark(benchmark_id)
         self.model = model
         self.inference_us = inference_us
         self.mode = mode
@@ -124,7 +120,7 @@ class ReferenceFirmware:
         self.pulse_hold_us = pulse_hold_us
         self.faults = faults or Faults()
 
-        self.max_db = MAX_DB_INPUT[benchmark_id]
+        self.max_db = self.benchmark.db_capacity
         self._cmd = bytearray()
         self._parser_enabled = False
         self._rx_count = 0
@@ -132,8 +128,8 @@ class ReferenceFirmware:
         self._buffer = bytearray(self.max_db)
         self._buff_size = 0
         self._buff_pos = 0
-        self._input = np.zeros(INPUT_ELEMENTS[benchmark_id], dtype=np.int8)
-        self._input_floats = np.zeros(INPUT_ELEMENTS[benchmark_id], dtype=np.float32)
+        self._input = np.zeros(self.benchmark.input_elements, dtype=np.int8)
+        self._input_floats = np.zeros(self.benchmark.input_elements, dtype=np.float32)
         self._output: np.ndarray | None = None
         self.inferences_run = 0  # how many times the model was really executed
         self._infers = 0
@@ -161,8 +157,8 @@ class ReferenceFirmware:
         self._line(f"m-timestamp-mode-{self.mode}")
         self._timestamp()  # leaves the pin idle-high in energy mode (one extra edge)
         self.clock.spend(self.boot_us, "boot")
-        if self.benchmark_id == "ad01":
-            self._line("Initialized")
+        for text in self.benchmark.boot_lines:
+            self._line(text)
         self._line("m-init-done")
         self._parser_enabled = True
         self._line("m-ready")
@@ -319,22 +315,20 @@ class ReferenceFirmware:
         self._results()
 
     def _load_tensor(self) -> None:
-        element = 4 if self.benchmark_id == "ad01" else 1
-        expected = INPUT_ELEMENTS[self.benchmark_id]
+        element = self.benchmark.input_element_bytes
+        expected = self.benchmark.input_elements
         got = min(expected * element, self._buff_pos) // element
         if got != expected:
             self._print(f"Input db has {got} elemented, expected {expected}\n")
             return  # the previous input stays in the tensor, as in the reference
         raw = bytes(self._buffer[: expected * element])
-        self._input, floats = reference_port.model_input(self.benchmark_id, raw, self.model.input_quant)
+        self._input, floats = self.benchmark.convert_input(raw, self.model.input_quant)
         if floats is not None:
             self._input_floats = floats
 
     def _results(self) -> None:
-        output = self._output if self._output is not None else np.zeros(OUTPUT_ELEMENTS[self.benchmark_id], np.int8)
-        self._line(
-            reference_port.results_line(self.benchmark_id, output, self.model.output_quant, self._input_floats)
-        )
+        output = self._output if self._output is not None else np.zeros(self.benchmark.output_elements, np.int8)
+        self._line(self.benchmark.results_line(output, self.model.output_quant, self._input_floats))
 
     # -- timestamps ---------------------------------------------------------------------------
     def _timestamp(self) -> None:

@@ -28,9 +28,8 @@ from pathlib import Path
 from energy_monitor.pty_port import PtyPort
 
 from ..stopping import lab_process_options
-from .bench_process import Bench, BenchConfig, announce, emulated_monitor
+from .bench_process import Bench, BenchConfig, announce, emulated_monitor, emulated_relay
 from .firmware_dut import qemu_command
-from .ifboard import InterfaceBoard
 from .launcher import end_process
 from .physics import Physics, PowerProfile
 
@@ -161,8 +160,7 @@ def serve_qemu(config: BenchConfig) -> None:
     bench = QemuPoweredBench(timeline, physics)
     endpoint = PtyPort()
     qemu: QemuProcess | None = None
-    board = InterfaceBoard(endpoint, lambda data: qemu.send(data) if qemu else None, dut_baud=config.relay_baud,
-                           firmware_baud=config.baud)
+    board = emulated_relay(config, endpoint, lambda data: qemu.send(data) if qemu else None)
     monitor = emulated_monitor(config, bench)
     monitor.start()
     announce({"relay": endpoint.url, "monitor": monitor.address}, True)

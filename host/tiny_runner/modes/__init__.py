@@ -1,4 +1,18 @@
-"""The measurement procedures, one module per mode, each driving a connected DUT."""
+"""The measurement procedures, one module per mode, each driving a connected DUT. A benchmark
+names the procedures that measure it (benchmarks/base.py); they are looked up here by name."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..errors import UsageError
+
+# procedure name -> "module:class" in this package
+PROCEDURES = {
+    "performance": "performance:PerformanceRun",
+    "accuracy": "accuracy:AccuracyRun",
+    "energy": "energy:EnergyRun",
+}
 
 
 class Procedure:
@@ -16,3 +30,11 @@ class Procedure:
 
     def run(self) -> None:
         raise NotImplementedError
+
+
+def procedure_for(benchmark, mode: str) -> type[Procedure]:
+    """The procedure that measures this benchmark in this mode; UsageError when it has none."""
+    if not benchmark.supports(mode) or mode not in PROCEDURES:
+        raise UsageError(f"{benchmark.id} is not measured in {mode} mode; its modes: {', '.join(benchmark.procedures)}")
+    module, _, name = PROCEDURES[mode].partition(":")
+    return getattr(import_module(f".{module}", __name__), name)

@@ -1,6 +1,7 @@
 """Accuracy mode (tiny_protocol.md §6.4): every file of the label list (or the first K),
-`infer 1 0` on each input; top-1 and AUC for the classifiers, per-file mean MSE and AUC for
-ad01 (every 2560-byte window of a file at its stride, scored by their mean).
+`infer 1 0` on each input (every window of a file at its stride, for ad01), each file scored and
+the files' scores turned into metrics by the benchmark: top-1 and AUC for the classifiers,
+per-file mean MSE and AUC for ad01.
 
 On a synthetic dataset (dataset.json says so) the figures are not accuracy: classifier labels
 are the reference model's own answers, so top-1 is agreement with it; ad01's stimuli are not
@@ -10,10 +11,7 @@ from __future__ import annotations
 
 import statistics
 
-import numpy as np
-
 from .. import rules
-from ..analysis.accuracy import anomaly_metrics, classification_metrics
 from ..errors import ProtocolError, UsageError
 from . import Procedure
 
@@ -22,19 +20,11 @@ _FIRST_TIMEOUT_S = 60.0
 
 def figure_name(bench, synthetic: bool) -> str:
     """What an accuracy run measures, as every human-facing line names it."""
-    if not synthetic:
-        return "accuracy"
-    if bench.is_classifier:
-        return "agreement with the reference model (synthetic dataset)"
-    return "AUC on a synthetic dataset"
+    return bench.figure_name(synthetic)
 
 
 def synthetic_violation(bench) -> str:
-    if bench.is_classifier:
-        return ("synthetic dataset (dataset.json): its labels are the reference model's own top-1, so top-1 "
-                "measures agreement with the reference model, not accuracy")
-    return ("synthetic dataset (dataset.json): synthetic spectrograms labelled by construction, not the "
-            f"{bench.id} test set, so the AUC is not the model's accuracy")
+    return bench.synthetic_violation()
 
 
 class AccuracyRun(Procedure):
@@ -76,17 +66,13 @@ class AccuracyRun(Procedure):
                     label = f"{entry.file}#{number}" if entry.window_bytes else entry.file
                     self.golden.check(label, window, reply.results)
             labels.append(entry.label)
-            if bench.metric == "auc":
-                score = float(np.mean([v[0] for v in values]))
-                scores.append(score)
-                self.session.run_dir.append_output([entry.file, entry.label, f"{score:.6f}", len(values)])
-            else:
-                scores.append(values[0])
-                self.session.run_dir.append_output([entry.file, entry.label, *values[0]])
+            score = bench.file_score(values)
+            scores.append(score)
+            self.session.run_dir.append_output(bench.output_row(entry.file, entry.label, score, len(values)))
             self.results["files_done"] = done
             self.progress.update(done, len(entries), entry.file)
 
-        metrics = anomaly_metrics(labels, scores) if bench.metric == "auc" else classification_metrics(labels, scores)
+        metrics = bench.metrics(labels, scores)
         self.results.update(metrics)
         self.results["files"] = len(entries)
         self.results["inferences"] = len(latencies_us)

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from .. import rules
 from ..analysis.stats import window_stats
+from ..benchmarks import find_benchmark
 
 
 def finalise(results: dict, request) -> None:
@@ -89,30 +90,14 @@ def _plain(line: str) -> str:
     return line
 
 
-def _auc_text(auc) -> str:
-    return "undefined" if auc is None else f"{auc:.3f}"
-
-
 def _accuracy_lines(results: dict, prefix: str, scored: bool) -> list[str]:
-    """The MLCommons runner's two accuracy lines (ad01 too: its 'Top 1%' is the precision/recall
-    figure), or, when the run is not valid, the same figures in words the checker ignores."""
-    ad01 = results["benchmark"] == "ad01"
-    top1 = results["pr_accuracy_pct"] if ad01 else results["top1_pct"]
-    if scored:
-        lines = [f"{prefix} Top 1% = {top1:2.1f}"]
-        if results.get("auc") is not None:
-            lines.append(f"{prefix} AUC = {results['auc']:.3f}")
-        return lines
-    auc = _auc_text(results.get("auc"))
-    if ad01:
-        figures = f"AUC {auc}, precision/recall accuracy {top1:.1f} %"
-        if results.get("stimuli", {}).get("synthetic_dataset"):
-            figures += " on a synthetic dataset"
-    elif results.get("stimuli", {}).get("synthetic_dataset"):
-        figures = f"agreement with the reference model on a synthetic dataset: top-1 {top1:.1f} %, AUC {auc}"
-    else:
-        figures = f"top-1 {top1:.1f} %, AUC {auc}"
-    return [f"{prefix} NOT VALID: {figures}"]
+    """The benchmark's accuracy lines: the MLCommons runner's two (ad01 too: its 'Top 1%' is the
+    precision/recall figure), or, when the run is not valid, the same figures in words the checker
+    ignores. A record of a benchmark no longer installed keeps its figures in results.json only."""
+    benchmark = find_benchmark(results["benchmark"])
+    if benchmark is None:
+        return [f"{prefix} NOT VALID: benchmark {results['benchmark']!r} is not installed; figures in results.json"]
+    return benchmark.result_lines(results, prefix, scored)
 
 
 def results_txt(results: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..benchmarks import find_benchmark
+
 
 def _where(results: dict) -> str:
     dut = results.get("dut") or {}
@@ -53,16 +55,9 @@ def _accuracy_lines(results: dict) -> list[str]:
     stimuli = results.get("stimuli", {})
     synthetic = stimuli.get("synthetic_dataset")
     lines = [f"  {results.get('files', 0)} files, {results.get('inferences', 0)} inferences"]
-    if results["benchmark"] == "ad01":
-        auc = f"AUC {results['auc']:.4f}" if results.get("auc") is not None else "AUC undefined"
-        lines.append(f"  {auc} on a synthetic dataset (not the ad01 test set)" if synthetic else f"  {auc}")
-    else:
-        auc = results.get("auc")
-        auc_text = f", AUC {auc:.4f}" if auc is not None else ""
-        if auc is not None and results.get("auc_classes") != results.get("classes"):
-            auc_text += f" (over the {results['auc_classes']} of {results['classes']} classes present)"
-        figures = f"top-1 {results['top1_pct']:.2f} %{auc_text}"
-        lines.append(f"  agreement with the reference model: {figures}" if synthetic else f"  {figures}")
+    benchmark = find_benchmark(results["benchmark"])
+    if benchmark is not None:  # else the figures are in results.json only
+        lines += benchmark.summary_lines(results)
     if synthetic:
         lines.append(f"  synthetic dataset; labels: {stimuli.get('labels')}")
     return lines
