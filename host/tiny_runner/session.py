@@ -21,7 +21,6 @@ from .capture import Capture
 from .datasets import Dataset
 from .dut import DutClient
 from .errors import (
-    BoardError,
     DutTimeout,
     FirmwareMismatch,
     Interrupted,
@@ -32,18 +31,12 @@ from .errors import (
     Terminated,
     TinyRunnerError,
 )
-from .firmware_build import build_image
 from .golden import GoldenCheck
-from .installed_image import installed_image
-from .lab.bench_process import BenchConfig
-from .lab.firmware import DEFAULT_PULSE_HOLD_US
-from .lab.firmware_dut import FirmwareDut, qemu_command
-from .lab.latency import LatencyModel
 from .lab.launcher import VirtualBench
+from .lab.start import start_lab
 from .link import Link
-from .modelinfo import model_info
 from .models import ResolvedModel, resolve_model
-from .modes import procedure_for
+from .modes import RunContext, procedure_for
 from .monitors import DEFAULT_MONITOR, parse_spec
 from .printable import printable
 from .progress import Progress
@@ -142,7 +135,8 @@ class Session:
                 dut = self._connect_energy(stack) if self.req.mode == "energy" else self._connect(stack)
                 golden = self._golden(stack)
                 procedure = procedure_for(self.req.benchmark, self.req.mode)
-                procedure(self, dut, golden).run()
+                procedure(RunContext(self.req, dut, self.results, self.run_dir, self.run_dir.log, self.progress,
+                                     self.capture, golden)).run()
                 if golden:
                     self.results["check_outputs"] = golden.summary()
             finalise(self.results, self.req)
@@ -231,87 +225,10 @@ class Session:
         return dut
 
     def _start_lab(self, baud: int, monitor: str = DEFAULT_MONITOR, supply_mv: int = DEFAULT_SUPPLY_MV):
-        req = self.req
-        model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
-        req.model = model
-        if req.board.firmware_port:
-            return self._start_firmware(baud, monitor, supply_mv)
-        macs = model_info(model.path).macs
-        inference_us = LatencyModel.from_board(req.board).inference_us(macs)
-        energy = req.mode == "energy"
-        if energy and "power" not in req.board.simulation:
-            raise BoardError(f"{req.board.path}: energy runs on a virtual board need [simulation.power]")
-        config = BenchConfig(
-            benchmark_id=req.benchmark.id,
-            model_path=str(model.path),
-            inference_us=inference_us,
-            mode=req.lab_firmware_mode or ("energy" if energy else "performance"),
-            baud=baud,
-            speed=req.lab_speed,
-            timer_start_us=req.lab_timer_start_us,
-            vendor=req.board.vendor_string,
-            boot_us=int(req.board.simulation.get("boot_us", 0)),
-            pulse_hold_us=float(req.board.simulation.get("pulse_hold_us", DEFAULT_PULSE_HOLD_US)),
-            faults=req.lab_faults,
-            wiring="energy" if energy else "direct",
-            power_ma=req.board.simulation.get("power", {}),
-            monitor=monitor,
-            monitor_quirks=req.lab_monitor_quirks,
-            relay=req.relay or DEFAULT_RELAY,
-            supply_mv=supply_mv,
-            truth_path=str(self.run_dir.path / "lab-truth.jsonl") if energy else None,
-        )
-        self.results["lab"] = {
-            "speed": req.lab_speed,
-            "modelled_inference_us": inference_us,
-            "macs": macs,
-            "timer_start_us": req.lab_timer_start_us,
-            "faults": req.lab_faults,
-        }
-        if energy:
-            self.results["lab"].update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
-        return VirtualBench(config, self.run_dir.path / "virtual-lab.log")
-
-    def _start_firmware(self, baud: int, monitor: str, supply_mv: int):
-        """Build (or find) the C firmware image for this board and model and start it: wired
-        straight to the host, or on the energy bench (QEMU only)."""
-        req, board, log = self.req, self.req.board, self.run_dir.log
-        energy = req.mode == "energy"
-        if energy and not board.qemu:
-            raise BoardError(f"{board.path}: energy runs need the QEMU port's energy bench; {board.name} measures "
-                             "performance and accuracy")
-        if energy and "power" not in board.simulation:
-            raise BoardError(f"{board.path}: energy runs on a virtual board need [simulation.power]")
-        mode = req.lab_firmware_mode or ("energy" if energy else "performance")
-        installed = installed_image(board)
-        if installed:
-            # like a real board, it runs what was flashed; the handshake checks its mode and model
-            image_path = installed.path
-            log(f"firmware image {installed.path}, installed by `tiny-runner flash` on {installed.installed} from "
-                f"{installed.source} (sha256 {installed.sha256})")
-            self.results["lab"] = {"firmware": {"port": board.firmware_port, "installed": installed.describe()}}
-        else:
-            self.progress.message(f"building the {board.firmware_port} firmware for {req.benchmark.id} ({mode})")
-            image = build_image(board.firmware_port, req.model.path, req.benchmark.id, mode, board.vendor_string)
-            image_path = image.path
-            log(f"firmware image {image.path} ({'found built' if image.reused else 'built'}): text "
-                f"{image.text_bytes} (weights {image.weight_bytes}), data {image.data_bytes}, bss {image.bss_bytes} "
-                "bytes")
-            self.results["lab"] = {"firmware": image.describe()}
-        if board.qemu:
-            self.results["lab"]["qemu"] = {**board.qemu, "command": qemu_command(board.qemu, image_path, "pty")}
-        log_path = self.run_dir.path / "virtual-lab.log"
-        if not energy:
-            if board.qemu:
-                return FirmwareDut.qemu(board.qemu, image_path, log_path)
-            return FirmwareDut.posix(image_path, log_path)
-        config = BenchConfig(
-            benchmark_id=req.benchmark.id, model_path=str(req.model.path), inference_us=0.0, mode=mode, baud=baud,
-            wiring="energy", power_ma=board.simulation["power"], monitor=monitor,
-            monitor_quirks=req.lab_monitor_quirks, relay=req.relay or DEFAULT_RELAY, supply_mv=supply_mv,
-            truth_path=str(self.run_dir.path / "lab-truth.jsonl"), qemu=board.qemu, image=str(image_path))
-        self.results["lab"].update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
-        return VirtualBench(config, log_path)
+        """The virtual lab for this request; what it started is recorded under `lab`."""
+        lab, self.results["lab"] = start_lab(self.req, self.run_dir.path, self.run_dir.log, self.progress, baud,
+                                             monitor, supply_mv)
+        return lab
 
     def _connect_energy(self, stack: ExitStack) -> DutClient:
         """Monitor, relay, power, handshake through the relay, then the capture."""

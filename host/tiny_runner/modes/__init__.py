@@ -3,7 +3,9 @@ names the procedures that measure it (benchmarks/base.py); they are looked up he
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import import_module
+from typing import Callable
 
 from ..errors import UsageError
 
@@ -15,18 +17,33 @@ PROCEDURES = {
 }
 
 
-class Procedure:
-    """What every mode gets from the session: the request, the DUT, the golden check, the
-    results dict it fills in place (so a failure keeps what was measured), log and progress."""
+@dataclass
+class RunContext:
+    """What a procedure works with, and all it gets: the request, the connected DUT, the energy
+    capture (energy mode), the host's golden check (--check-outputs), the results it fills in
+    place (so a failure keeps what was measured), the run directory that records as it goes,
+    the step log and the progress shown to the person."""
 
-    def __init__(self, session, dut, golden):
-        self.session = session
-        self.req = session.req
-        self.dut = dut
-        self.golden = golden
-        self.results = session.results
-        self.log = session.run_dir.log
-        self.progress = session.progress
+    request: object  # session.MeasureRequest
+    dut: object  # dut.DutClient
+    results: dict
+    recorder: object  # rundir.RunDir: append_window, append_output
+    log: Callable[[str], None]
+    progress: object  # progress.Progress
+    capture: object | None = None  # capture.Capture
+    golden: object | None = None  # golden.GoldenCheck
+
+
+class Procedure:
+    def __init__(self, context: RunContext):
+        self.context = context
+        self.req = context.request
+        self.dut = context.dut
+        self.golden = context.golden
+        self.results = context.results
+        self.recorder = context.recorder
+        self.log = context.log
+        self.progress = context.progress
 
     def run(self) -> None:
         raise NotImplementedError

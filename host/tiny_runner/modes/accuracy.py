@@ -68,7 +68,7 @@ class AccuracyRun(Procedure):
             labels.append(entry.label)
             score = bench.file_score(values)
             scores.append(score)
-            self.session.run_dir.append_output(bench.output_row(entry.file, entry.label, score, len(values)))
+            self.recorder.append_output(bench.output_row(entry.file, entry.label, score, len(values)))
             self.results["files_done"] = done
             self.progress.update(done, len(entries), entry.file)
 

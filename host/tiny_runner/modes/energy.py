@@ -15,11 +15,11 @@ class EnergyRun(WindowedRun):
     mode = "energy"
 
     def run(self) -> None:
-        self.session.capture.settle()  # edges from before (boot pulse, probes) must not count
+        self.context.capture.settle()  # edges from before (boot pulse, probes) must not count
         super().run()
 
     def timed(self, iterations: int, warmup: int, timeout_s: float) -> Timed:
-        capture = self.session.capture
+        capture = self.context.capture
         before = capture.edge_count()
         reply = self.dut.infer(iterations, warmup, timeout_s, expect_timestamps=False)
         capture.wait(lambda c: len(c.edges) >= before + 2, EDGE_WAIT_S)

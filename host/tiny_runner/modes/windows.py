@@ -79,7 +79,7 @@ class WindowedRun(Procedure):
                 iterations = iterations or calibrated
             window, iterations = self.window(index, name, data, iterations)
             windows.append(window)
-            self.session.run_dir.append_window(window)
+            self.recorder.append_window(window)
             seconds = f"{window['seconds']:.2f} s" if window.get("seconds") is not None else "no timing"
             self.progress.update(index, len(stimuli), f"window {index}: {seconds}")
 
