@@ -46,6 +46,15 @@ def switches_of(options) -> tuple[Switch, ...]:
 
 
 @dataclass(frozen=True)
+class FoundDevice:
+    """A monitor that is not a serial port, as its own driver finds it (`MonitorPlugin.scan`)."""
+
+    path: str  # the driver's name for it
+    serial: str  # what `--monitor NAME:SERIAL` takes
+    description: str
+
+
+@dataclass(frozen=True)
 class MonitorPlugin:
     name: str  # what `--monitor` takes before the colon
     description: str
@@ -59,6 +68,9 @@ class MonitorPlugin:
     emulated_driver: Callable  # (address, log) -> an unopened Monitor talking to that emulator
     switches: tuple[Switch, ...] = ()
     lab_samples_per_s: float = 100_000.0  # what its emulator sustains per wall second: the lab slows to match
+    # monitors that are not serial ports: () -> (devices found, a note when they could not be looked for)
+    scan: Callable | None = None
+    scan_via: str = ""  # what finds them, for listings ("pyjoulescope_driver")
 
     @property
     def supplies_dut(self) -> bool:

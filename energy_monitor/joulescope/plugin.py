@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..plugin import MonitorPlugin, Switch
+from ..plugin import FoundDevice, MonitorPlugin, Switch
 from .driver import RATES_HZ
 
 
@@ -27,6 +27,21 @@ def _emulated_driver(url, log):
     return Joulescope(None, driver=FakeDriver(url), log=log)
 
 
+def _scan():
+    """The Joulescopes pyjoulescope_driver sees (they are not serial ports)."""
+    try:
+        from pyjoulescope_driver import Driver
+    except ImportError:
+        return [], "Joulescope not scanned: pip install 'tiny-runner[joulescope]' (pyjoulescope_driver)"
+    driver = Driver()
+    try:
+        paths = driver.device_paths()
+    finally:
+        driver.finalize()
+    joulescopes = [path for path in paths if "/js" in path]
+    return [FoundDevice(path, path.rsplit("/", 1)[-1], path.split("/")[1].upper()) for path in joulescopes], None
+
+
 PLUGIN = MonitorPlugin(
     name="joulescope",
     description="Joulescope JS220 / JS110 (pyjoulescope_driver), in series with an external supply",
@@ -40,4 +55,6 @@ PLUGIN = MonitorPlugin(
     emulated_driver=_emulated_driver,
     switches=(Switch("noise_rel", float, 0.001), Switch("drop_every", int, 0)),
     lab_samples_per_s=3_000_000,
+    scan=_scan,
+    scan_via="pyjoulescope_driver",
 )

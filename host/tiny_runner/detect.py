@@ -228,24 +228,18 @@ def scan_serial(boards: Iterable[Board] = (), probe_names: bool = False) -> list
     return [match_port(port, table, probe_names) for port in serial_ports()]
 
 
-def scan_joulescope() -> tuple[list[Attached], str | None]:
-    """Joulescopes through pyjoulescope_driver (they are not serial ports); a note if not scanned."""
-    try:
-        from pyjoulescope_driver import Driver
-    except ImportError:
-        return [], "Joulescope not scanned: pip install 'tiny-runner[joulescope]' (pyjoulescope_driver)"
-    driver = Driver()
-    try:
-        paths = driver.device_paths()
-    finally:
-        driver.finalize()
-    found = []
-    for path in paths:
-        if "/js" in path:
-            serial = path.rsplit("/", 1)[-1]
-            found.append(Attached(path, None, serial, path.split("/")[1].upper(), [Candidate("monitor", "joulescope")],
-                                  "pyjoulescope_driver", target=serial))
-    return found, None
+def scan_driver_monitors(kind_name: str | None = None) -> tuple[list[Attached], list[str]]:
+    """Monitors that are not serial ports, as each plug-in's own driver finds them (Joulescopes
+    through pyjoulescope_driver), and a note for each that could not be looked for."""
+    found, notes = [], []
+    for plugin in plugins().values():
+        if plugin.scan is None or kind_name not in (None, plugin.name):
+            continue
+        devices, note = plugin.scan()
+        notes += [note] if note else []
+        found += [Attached(d.path, None, d.serial, d.description, [Candidate("monitor", plugin.name)],
+                           plugin.scan_via, target=d.serial) for d in devices]
+    return found, notes
 
 
 # -- the DUT port of one board (measure without --dut) ---------------------------------------------
@@ -291,17 +285,17 @@ def find_monitor(kind_name: str | None) -> tuple[str, str]:
     Serial monitors are matched by USB ID alone (they are never asked anything), Joulescopes
     through their driver."""
     attached = scan_serial()
-    note = None
-    if kind_name in (None, "joulescope"):
-        joulescopes, note = scan_joulescope()
-        attached += joulescopes
+    by_driver, notes = scan_driver_monitors(kind_name)
+    attached += by_driver
+    note = "; ".join(notes) or None
     found = [(a, c) for a in attached for c in a.matches
              if c.kind == "monitor" and kind_name in (None, c.name)]
     what = f"no {kind_name}" if kind_name else "no energy monitor"
     if not found:
         hint = f" ({note})" if note else ""
+        specs = " or ".join(f"--monitor {m.spec}" for m in plugins().values())
         raise DetectionError(f"{what} is attached{hint} (`tiny-runner detect` lists what is); connect it or pass "
-                             "--monitor lpm01a:PORT, ppk2:PORT or joulescope[:SERIAL]")
+                             f"{specs}")
     specs = [f"{c.name}:{a.target or a.port}" for a, c in found]
     if len(found) > 1:
         raise DetectionError(f"{len(found)} energy monitors are attached ({', '.join(specs)}); choose one with "

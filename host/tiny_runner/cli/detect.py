@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..boards import all_boards
-from ..detect import Attached, describe_candidates, scan_joulescope, scan_serial, usb_id_text
+from ..detect import Attached, describe_candidates, scan_driver_monitors, scan_serial, usb_id_text
 
 
 def add_parser(sub) -> None:
@@ -22,11 +22,11 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     boards = all_boards()
     attached = scan_serial([b for b in boards if not b.virtual], probe_names=args.probe_names)
-    joulescopes, note = scan_joulescope()
-    attached += joulescopes
+    by_driver, driver_notes = scan_driver_monitors()
+    attached += by_driver
     virtual = [{"kind": "board", "name": b.name, "use": f"--board {b.name}", "description": b.data.get("description")}
                for b in boards if b.virtual]
-    notes = [note] if note else []
+    notes = list(driver_notes)
     if args.json:
         print(json.dumps({"attached": [a.as_json() for a in attached], "virtual": virtual, "notes": notes}))
         return 0

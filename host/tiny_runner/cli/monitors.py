@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..detect import Attached, scan_joulescope, scan_serial, usb_id_text
+from ..detect import Attached, scan_driver_monitors, scan_serial, usb_id_text
 from ..monitors import broken_plugins, plugins
 
 
@@ -25,11 +25,11 @@ def monitor_entries(attached: list[Attached]) -> list[dict]:
 
 
 def run(args) -> int:
-    joulescopes, note = scan_joulescope()
-    attached = monitor_entries(scan_serial() + joulescopes)  # no boards: nothing is opened or asked
+    by_driver, driver_notes = scan_driver_monitors()
+    attached = monitor_entries(scan_serial() + by_driver)  # no boards: nothing is opened or asked
     virtual = [{"monitor": m.name, "spec": m.name, "description": f"emulated {m.description}"}
                for m in plugins().values()]
-    notes = ([note] if note else []) + list(broken_plugins().values())
+    notes = driver_notes + list(broken_plugins().values())
     if args.json:
         print(json.dumps({"attached": attached, "virtual": virtual, "notes": notes}))
         return 0
