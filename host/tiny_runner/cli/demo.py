@@ -12,11 +12,11 @@ from pathlib import Path
 
 from ..benchmarks import BENCHMARKS
 from ..boards import load_board
-from ..datasets import load_dataset
 from ..errors import ResultNotValid, UsageError
 from ..models import resolve_model
+from ..preflight import MeasureOptions, build_request
 from ..progress import Progress
-from ..session import DEFAULT_LAB_SPEED, MeasureRequest, Session
+from ..session import DEFAULT_LAB_SPEED, Session
 from ..synth import write_dataset
 
 DEMO_AD_FRAMES = 20  # 16 windows per ad01 file instead of 196
@@ -35,8 +35,6 @@ def run(args) -> int:
     board = load_board(args.board)
     if not board.virtual:
         raise UsageError("the demo runs on a virtual board")
-    if not args.lab_speed > 0:
-        raise UsageError("--lab-speed must be > 0")
     out = Path(args.out)
     rows = []
     progress = Progress()
@@ -49,13 +47,13 @@ def run(args) -> int:
         if not (data_dir / "y_labels.csv").is_file():
             progress.message(f"writing a synthetic {bench.id} dataset ({files} files) to {data_dir}")
             write_dataset(bench, data_dir, files, model.path, ad_frames=DEMO_AD_FRAMES)
-        dataset = load_dataset(data_dir, bench)
         figures = {}
         for mode in ("performance", "accuracy", "energy"):
-            request = MeasureRequest(
-                board=board, mode=mode, benchmark=bench, model=model, dataset=dataset if mode == "accuracy" else None,
-                runs_root=out, lab_speed=args.lab_speed, check_outputs=mode == "accuracy",
-            )
+            # the same rules as `measure` with these options
+            request = build_request(MeasureOptions(
+                board=board.name, benchmark=bench.id, mode=mode, model_dir=args.model_dir, out=str(out),
+                dataset=str(data_dir) if mode == "accuracy" else None, check_outputs=mode == "accuracy",
+                lab_speed=args.lab_speed))
             figures[mode] = Session(request, progress).run()
         rows.append((bench, figures))
     print()
