@@ -12,13 +12,13 @@ def test_the_demo_prints_the_table_of_the_four_benchmarks(cli, tmp_path, referen
     lines = result.stdout.splitlines()
     header = lines.index("benchmark   latency ms     inf/s     uJ/inf  valid   accuracy on a synthetic set")
     rows = {line.split()[0]: line.split() for line in lines[header + 1:header + 5]}
-    # latency is the virtual lab's model of the published NUCLEO-L4R5ZI result: exact; energy has
-    # the emulated LPM01A's noise
+    # latency is the virtual lab's model of the published NUCLEO-L4R5ZI result, to the 1 us a window
+    # gains when its first timestamp prints with one more digit; energy has the emulated LPM01A's noise
     expected = {"kws01": (181.942, 7430.4), "vww01": (512.910, 20946.6), "ic01": (856.145, 34965.0),
                 "ad01": (18.093, 738.9)}
     for bench, (latency_ms, energy_uj) in expected.items():
         row = rows[bench]
-        assert float(row[1]) == latency_ms and row[4] == "yes", result.stdout
+        assert float(row[1]) == pytest.approx(latency_ms, abs=0.002) and row[4] == "yes", result.stdout
         assert float(row[3]) == pytest.approx(energy_uj, rel=1e-3), result.stdout
     for bench in ("kws01", "vww01", "ic01"):
         assert "% agreement over" in " ".join(rows[bench]) and "0/" in " ".join(rows[bench])
