@@ -139,7 +139,7 @@ def test_a_benchmark_plug_in_that_cannot_be_loaded_is_named_where_it_is_asked_fo
     listing = run_cli("benchmarks", "--json", env=with_plugins(tmp_path))
     assert listing.code == 0 and "Traceback" not in listing.stderr  # the others still work
     reason = "benchmark plug-in 'broken01' (no_such_module:BENCHMARK) cannot be loaded: ModuleNotFoundError"
-    wrong = "benchmark plug-in 'wrong01' (json:dumps) is not a Benchmark with id 'wrong01'"
+    wrong = "benchmark plug-in 'wrong01' (json:dumps) is not a Benchmark named 'wrong01'"
     assert [b["id"] for b in listing.json()["benchmarks"]] == BUILT_IN
     notes = listing.json()["notes"]
     assert len(notes) == 2 and notes[0].startswith(reason) and notes[1] == wrong

@@ -9,12 +9,9 @@ so one broken distribution does not stop every command."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import lru_cache
-from importlib.metadata import entry_points
-
 from .errors import UsageError
 from .link import Link
+from .plugin_registry import PluginRegistry
 from .relays.base import DUT_PREFIX, HOST_BAUD, PassThroughBoard, Relay, RelayLink
 from .relays.ifboard.driver import InterfaceBoard
 from .relays.ioman.driver import IoManager
@@ -26,54 +23,23 @@ __all__ = ["DUT_PREFIX", "HOST_BAUD", "RELAYS", "InterfaceBoard", "IoManager", "
 DEFAULT_RELAY = "ifboard"  # what a virtual board wires when --relay is not given
 
 
-@lru_cache(maxsize=1)
-def _registry() -> tuple[dict[str, RelayPlugin], dict[str, str]]:
-    found: dict[str, RelayPlugin] = {}
-    broken: dict[str, str] = {}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            plugin = point.load()
-        except Exception as exc:  # another distribution's bug
-            broken[point.name] = (f"pass-through board plug-in {point.name!r} ({point.value}) cannot be loaded: "
-                                  f"{type(exc).__name__}: {exc}")
-            continue
-        if not isinstance(plugin, RelayPlugin) or plugin.name != point.name:
-            broken[point.name] = (f"pass-through board plug-in {point.name!r} ({point.value}) is not a RelayPlugin "
-                                  f"named {point.name!r}")
-            continue
-        found.setdefault(plugin.name, plugin)
-    order = sorted(found.values(), key=lambda r: (r.name != DEFAULT_RELAY, r.name))  # the default first
-    return {r.name: r for r in order}, broken
+# the default first
+RELAYS = PluginRegistry(ENTRY_POINT_GROUP, "pass-through board", RelayPlugin, lambda r: r.name,
+                        lambda r: (r.name != DEFAULT_RELAY, r.name))
 
 
-def plugins() -> dict[str, RelayPlugin]:
-    return _registry()[0]
+def plugins() -> PluginRegistry:
+    return RELAYS
 
 
 def broken_plugins() -> dict[str, str]:
     """Registered names whose plug-in could not be loaded, with why."""
-    return _registry()[1]
+    return RELAYS.broken
 
 
 def clear_cache() -> None:
     """Look for plug-ins again (after sys.path changed)."""
-    _registry.cache_clear()
-
-
-class _Relays(Mapping):
-    """name -> RelayPlugin, as registered when asked (not when this module was imported)."""
-
-    def __getitem__(self, name: str) -> RelayPlugin:
-        return plugins()[name]
-
-    def __iter__(self):
-        return iter(plugins())
-
-    def __len__(self) -> int:
-        return len(plugins())
-
-
-RELAYS: Mapping[str, RelayPlugin] = _Relays()
+    RELAYS.clear()
 
 
 def one_of(items: list[str]) -> str:

@@ -8,11 +8,8 @@ a DUT that reports it), so one broken distribution does not stop every command."
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from functools import lru_cache
-from importlib.metadata import entry_points
-
 from ..errors import UsageError
+from ..plugin_registry import PluginRegistry
 from .ad01 import STRIDE_BYTES as AD_STRIDE_BYTES
 from .ad01 import WINDOW_BYTES as AD_WINDOW_BYTES
 from .base import ENTRY_POINT_GROUP, Benchmark, ReferenceModel, Windows
@@ -20,59 +17,22 @@ from .base import ENTRY_POINT_GROUP, Benchmark, ReferenceModel, Windows
 __all__ = ["AD_STRIDE_BYTES", "AD_WINDOW_BYTES", "BENCHMARKS", "ENTRY_POINT_GROUP", "Benchmark", "ReferenceModel",
            "Windows", "broken_plugins", "clear_cache", "find_benchmark", "get_benchmark", "plugins"]
 
-@lru_cache(maxsize=1)
-def _registry() -> tuple[dict[str, Benchmark], dict[str, str]]:
-    found: list[Benchmark] = []
-    broken: dict[str, str] = {}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            benchmark = point.load()
-        except Exception as exc:  # another distribution's bug
-            broken[point.name] = (f"benchmark plug-in {point.name!r} ({point.value}) cannot be loaded: "
-                                  f"{type(exc).__name__}: {exc}")
-            continue
-        if not isinstance(benchmark, Benchmark) or benchmark.id != point.name:
-            broken[point.name] = (f"benchmark plug-in {point.name!r} ({point.value}) is not a Benchmark "
-                                  f"with id {point.name!r}")
-            continue
-        found.append(benchmark)
-    known: dict[str, Benchmark] = {}
-    for benchmark in sorted(found, key=lambda b: (b.listed, b.id)):
-        known.setdefault(benchmark.id, benchmark)
-    return known, broken
+# the MLPerf Tiny suite's own order, plug-ins after it
+BENCHMARKS = PluginRegistry(ENTRY_POINT_GROUP, "benchmark", Benchmark, lambda b: b.id, lambda b: (b.listed, b.id))
 
 
-class _Registered(Mapping):
-    """Benchmark id -> declaration, as registered now (a mapping, so `id in BENCHMARKS` works)."""
-
-    def __getitem__(self, benchmark_id: str) -> Benchmark:
-        return _registry()[0][benchmark_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_registry()[0])
-
-    def __len__(self) -> int:
-        return len(_registry()[0])
-
-    def __repr__(self) -> str:
-        return f"BENCHMARKS({', '.join(self)})"
-
-
-BENCHMARKS: Mapping[str, Benchmark] = _Registered()
-
-
-def plugins() -> dict[str, Benchmark]:
-    return _registry()[0]
+def plugins() -> PluginRegistry:
+    return BENCHMARKS
 
 
 def broken_plugins() -> dict[str, str]:
     """Registered names whose plug-in could not be loaded, with why."""
-    return _registry()[1]
+    return BENCHMARKS.broken
 
 
 def clear_cache() -> None:
     """Look for plug-ins again (after sys.path changed)."""
-    _registry.cache_clear()
+    BENCHMARKS.clear()
 
 
 def _names() -> dict[str, str]:
