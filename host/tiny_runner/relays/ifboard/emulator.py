@@ -15,13 +15,14 @@ DUT side that dominates every exchange.
 
 from __future__ import annotations
 
+from ..emulation import DutSideForwarding
 from .driver import NAME as BOARD_NAME
 
 KEYWORDS = ("dut", "name", "ls", "play", "setbaud", "checkbaud", "record_detections", "print_detections",
             "print_dutycycle")
 
 
-class InterfaceBoard:
+class InterfaceBoard(DutSideForwarding):
     def __init__(self, host_port, to_dut, *, dut_baud: int = 9600, firmware_baud: int = 9600):
         self.host_port = host_port  # has write(bytes)
         self.to_dut = to_dut  # callable(bytes): the bytes the DUT receives
@@ -69,17 +70,5 @@ class InterfaceBoard:
             self._reply("m-ready\r\n")
 
     # -- DUT side ------------------------------------------------------------------------------
-    def _send_to_dut(self, data: bytes) -> None:
-        self.to_dut(data if self.dut_baud == self.firmware_baud else b"\xff" * len(data))
-
-    def from_dut(self, data: bytes) -> None:
-        if self.dut_baud != self.firmware_baud:
-            return  # framing errors: nothing intelligible reaches the board
-        self._dut_line += data
-        while True:
-            end = self._dut_line.find(b"\r\n")
-            if end < 0:
-                return
-            line = bytes(self._dut_line[:end])
-            del self._dut_line[: end + 2]
-            self.host_port.write(b"[dut]: " + line + b"\r\n")
+    def _rates_match(self) -> bool:
+        return self.dut_baud == self.firmware_baud

@@ -20,6 +20,7 @@ duplex), the timer's own `m-lap-us-` lines and I2C.
 
 from __future__ import annotations
 
+from ..emulation import DutSideForwarding
 from .driver import DUT_BAUD, WINDOW_BYTES
 
 NAME = "EEMBC IO Manager (emulated)"
@@ -29,7 +30,7 @@ HELP = ("help", "name              device name", "res               Reset polari
         "tm                0=fall/1*=change", "version           firmware version")
 
 
-class IoManager:
+class IoManager(DutSideForwarding):
     def __init__(self, host_port, to_dut, *, firmware_baud: int = DUT_BAUD):
         self.host_port = host_port  # has write(bytes)
         self.to_dut = to_dut  # callable(bytes): the bytes the DUT receives
@@ -77,17 +78,5 @@ class IoManager:
             self._reply(f"e-[Unknown command: {word}]")
 
     # -- DUT side ------------------------------------------------------------------------------
-    def _send_to_dut(self, data: bytes) -> None:
-        self.to_dut(data if self.firmware_baud == DUT_BAUD else b"\xff" * len(data))
-
-    def from_dut(self, data: bytes) -> None:
-        if self.firmware_baud != DUT_BAUD:
-            return  # framing errors: nothing intelligible reaches the Uno
-        self._dut_line += data
-        while True:
-            end = self._dut_line.find(b"\r\n")
-            if end < 0:
-                return
-            line = bytes(self._dut_line[:end])
-            del self._dut_line[: end + 2]
-            self.host_port.write(b"[dut]: " + line + b"\r\n")
+    def _rates_match(self) -> bool:
+        return self.firmware_baud == DUT_BAUD
