@@ -21,7 +21,6 @@ from conftest import REPO, require_tools
 from test_codegen import model_path
 from tiny_runner.benchmarks import AD_STRIDE_BYTES, AD_WINDOW_BYTES, get_benchmark
 from tiny_runner.codegen import _fc_params, generate, read_model
-from tiny_runner.reference_port import model_input, results_line
 from tiny_runner.synth import stimulus
 from tiny_runner.tflm import TflmWorker
 
@@ -76,9 +75,9 @@ def check_against_tflm(reference: Path, runner: Path, benchmark_id: str, inputs:
     """Compare the C port layer with the host path on every input; returns how many were compared."""
     model = model_path(reference, benchmark_id)
     with TflmWorker(model) as tflm, np.errstate(over="ignore", invalid="ignore"):  # ad01's edges hold infinities
-        expected_in, floats = zip(*(model_input(benchmark_id, raw, tflm.input_quant) for raw in inputs))
+        expected_in, floats = zip(*(get_benchmark(benchmark_id).convert_input(raw, tflm.input_quant) for raw in inputs))
         expected_out = np.stack([tflm.run(x) for x in expected_in])
-        expected_text = [results_line(benchmark_id, y, tflm.output_quant, f)[len("m-results-["):-1]
+        expected_text = [get_benchmark(benchmark_id).results_line(y, tflm.output_quant, f)[len("m-results-["):-1]
                          for y, f in zip(expected_out, floats)]
     c_in, c_out, c_text = run_db_runner(runner, inputs, len(expected_in[0]), expected_out.shape[1])
     np.testing.assert_array_equal(c_in, np.stack(expected_in), err_msg=f"{benchmark_id}: input conversion")

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_one_line_error, require_tools
-from tiny_runner import reference_port as rp
 from tiny_runner.benchmarks import get_benchmark
 from tiny_runner.datasets import load_dataset
 from tiny_runner.models import resolve_model
-from tiny_runner.modes.accuracy import synthetic_violation
 from tiny_runner.synth import performance_stimuli
 from tiny_runner.tflm import TflmWorker
 from tiny_runner.wirelog import FROM_DEVICE, stream
@@ -43,8 +41,8 @@ def predicted_lines(bench_id: str, inputs: list[bytes]) -> list[bytes]:
     with TflmWorker(resolve_model(bench_id).path) as worker:
         lines = []
         for raw in inputs:
-            tensor, floats = rp.model_input(bench_id, raw, worker.input_quant)
-            lines.append(rp.results_line(bench_id, worker.run(tensor), worker.output_quant, floats).encode())
+            tensor, floats = get_benchmark(bench_id).convert_input(raw, worker.input_quant)
+            lines.append(get_benchmark(bench_id).results_line(worker.run(tensor), worker.output_quant, floats).encode())
     return lines
 
 
@@ -175,5 +173,5 @@ def test_qemu_accuracy_run(cli, qemu_cache, tmp_path, synth_datasets):
                             "--dataset", str(folder), code=3)
     windows = [w for e in dataset.entries for w in dataset.windows(e, dataset.read(e))]
     # a synthetic dataset is never valid for submission; that is the one violation
-    assert data["inferences"] == len(windows) and data["violations"] == [synthetic_violation(get_benchmark("ad01"))]
+    assert data["inferences"] == len(windows) and data["violations"] == [get_benchmark("ad01").synthetic_violation()]
     assert printed_lines(run_dir) == predicted_lines("ad01", windows)

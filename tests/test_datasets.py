@@ -77,7 +77,6 @@ def test_synthetic_stimuli_are_deterministic_and_well_formed():
 
 
 def test_synth_dataset_labels_are_the_reference_models_top1(synth_datasets):
-    from tiny_runner import reference_port as rp
     from tiny_runner.models import resolve_model
     from tiny_runner.tflm import TflmWorker
 
@@ -85,7 +84,7 @@ def test_synth_dataset_labels_are_the_reference_models_top1(synth_datasets):
     assert ds.synthetic and "agreement" in ds.meta["labels"]
     with TflmWorker(resolve_model("ic01").path) as worker:
         for e in ds.entries:
-            tensor, _ = rp.model_input("ic01", ds.read(e), worker.input_quant)
+            tensor, _ = get_benchmark("ic01").convert_input(ds.read(e), worker.input_quant)
             assert int(np.argmax(worker.run(tensor))) == e.label
     ad = load_dataset(synth_datasets["ad01"], get_benchmark("ad01"))
     assert [e.label for e in ad.entries] == [0, 1, 0, 1, 0, 1]

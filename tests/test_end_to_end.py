@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tiny_runner import reference_port as rp
 from tiny_runner.benchmarks import get_benchmark
 from tiny_runner.boards import load_board
 from tiny_runner.datasets import load_dataset
@@ -110,8 +109,8 @@ def host_results(bench_id: str, dataset) -> list[list[list[float]]]:
         for entry in dataset.entries:
             vectors = []
             for window in dataset.windows(entry, dataset.read(entry)):
-                tensor, floats = rp.model_input(bench_id, window, worker.input_quant)
-                line = rp.results_line(bench_id, worker.run(tensor), worker.output_quant, floats)
+                tensor, floats = get_benchmark(bench_id).convert_input(window, worker.input_quant)
+                line = get_benchmark(bench_id).results_line(worker.run(tensor), worker.output_quant, floats)
                 vectors.append(parse_results(line))
             out.append(vectors)
     return out

@@ -7,9 +7,9 @@ import pytest
 from fake_device import ScriptedDevice
 from tiny_runner.dut import DutClient
 from tiny_runner.errors import ProtocolError
-from tiny_runner.lab.ifboard import InterfaceBoard as VirtualInterfaceBoard
 from tiny_runner.link import Link
 from tiny_runner.relay import InterfaceBoard, IoManager
+from tiny_runner.relays.ifboard.emulator import InterfaceBoard as VirtualInterfaceBoard
 
 
 class Port:

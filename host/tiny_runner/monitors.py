@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from energy_monitor.plugin import ENTRY_POINT_GROUP, MonitorPlugin
 
-from .errors import UsageError
 from .plugin_registry import PluginRegistry
 
 DEFAULT_MONITOR = "lpm01a"
@@ -35,12 +34,8 @@ def clear_cache() -> None:
 
 
 def get_plugin(name: str) -> MonitorPlugin:
-    known = plugins()
-    if name in broken_plugins():
-        raise UsageError(broken_plugins()[name])
-    if name not in known:
-        raise UsageError(f"unknown monitor {name!r}; known: {', '.join(known) or 'none (is tiny-runner installed?)'}")
-    return known[name]
+    return MONITORS.require(name, f"unknown monitor {name!r}; known: "
+                                  f"{', '.join(MONITORS) or 'none (is tiny-runner installed?)'}")
 
 
 def parse_spec(spec: str) -> tuple[MonitorPlugin, str | None]:

@@ -10,6 +10,8 @@ from functools import cached_property
 from importlib.metadata import entry_points
 from typing import Callable
 
+from .errors import UsageError
+
 
 class PluginRegistry(Mapping):
     """name -> declaration. `noun` names a plug-in in messages ("energy monitor"); `name_of`
@@ -43,6 +45,14 @@ class PluginRegistry(Mapping):
     def broken(self) -> dict[str, str]:
         """Registered names whose plug-in could not be loaded, with why."""
         return self._loaded[1]
+
+    def require(self, name: str, unknown: str):
+        """The plug-in of this name; UsageError with why it could not be loaded, or `unknown`."""
+        if name in self.broken:
+            raise UsageError(self.broken[name])
+        if name not in self:
+            raise UsageError(unknown)
+        return self[name]
 
     def clear(self) -> None:
         """Look for plug-ins again (after sys.path changed)."""

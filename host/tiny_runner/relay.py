@@ -53,11 +53,7 @@ def specs(port: str = "[:PORT]") -> str:
 
 
 def get_plugin(name: str, spec: str | None = None) -> RelayPlugin:
-    if name in broken_plugins():
-        raise UsageError(broken_plugins()[name])
-    if name not in plugins():
-        raise UsageError(f"--relay {spec or name}: expected {specs()}")
-    return plugins()[name]
+    return RELAYS.require(name, f"--relay {spec or name}: expected {specs()}")
 
 
 def open_relay(spec: str, baud: int | None = None, wire_log=None, log=None) -> Relay:

@@ -18,15 +18,6 @@ from . import Procedure
 _FIRST_TIMEOUT_S = 60.0
 
 
-def figure_name(bench, synthetic: bool) -> str:
-    """What an accuracy run measures, as every human-facing line names it."""
-    return bench.figure_name(synthetic)
-
-
-def synthetic_violation(bench) -> str:
-    return bench.synthetic_violation()
-
-
 class AccuracyRun(Procedure):
     def run(self) -> None:
         dataset, bench = self.req.dataset, self.req.benchmark
@@ -47,7 +38,7 @@ class AccuracyRun(Procedure):
         self.results["windows"] = []  # accuracy mode has no timed windows
         labels, scores, latencies_us = [], [], []
         timeout = _FIRST_TIMEOUT_S
-        self.progress.start(f"{bench.id} {figure_name(bench, dataset.synthetic)}: {len(entries)} files")
+        self.progress.start(f"{bench.id} {bench.figure_name(dataset.synthetic)}: {len(entries)} files")
         for done, entry in enumerate(entries, start=1):
             data = dataset.read(entry)
             values = []
@@ -82,11 +73,11 @@ class AccuracyRun(Procedure):
             "max": max(latencies_us) / 1e3,
         }
         if dataset.synthetic:
-            self.results["violations"].append(synthetic_violation(bench))
+            self.results["violations"].append(bench.synthetic_violation())
         if self.req.limit and self.req.limit < len(dataset.entries):
             self.results["violations"].append(
                 f"--limit {self.req.limit}: {len(entries)} of {len(dataset.entries)} files; "
                 "an accuracy result needs every file"
             )
-        self.log(f"{figure_name(bench, dataset.synthetic)}: {len(entries)} files, {len(latencies_us)} inferences, "
+        self.log(f"{bench.figure_name(dataset.synthetic)}: {len(entries)} files, {len(latencies_us)} inferences, "
                  f"metrics {metrics}")

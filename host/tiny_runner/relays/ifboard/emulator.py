@@ -15,14 +15,14 @@ DUT side that dominates every exchange.
 
 from __future__ import annotations
 
-from ..emulation import DutSideForwarding
+from ..emulation import EmulatedPassThrough
 from .driver import NAME as BOARD_NAME
 
 KEYWORDS = ("dut", "name", "ls", "play", "setbaud", "checkbaud", "record_detections", "print_detections",
             "print_dutycycle")
 
 
-class InterfaceBoard(DutSideForwarding):
+class InterfaceBoard(EmulatedPassThrough):
     def __init__(self, host_port, to_dut, *, dut_baud: int = 9600, firmware_baud: int = 9600):
         self.host_port = host_port  # has write(bytes)
         self.to_dut = to_dut  # callable(bytes): the bytes the DUT receives
@@ -33,15 +33,6 @@ class InterfaceBoard(DutSideForwarding):
         self.resets = 0
 
     # -- host side -----------------------------------------------------------------------------
-    def from_host(self, data: bytes) -> None:
-        for byte in data:
-            if byte == ord("%"):
-                text = self._command.decode("latin-1")
-                self._command.clear()
-                self._dispatch(text)
-            else:
-                self._command.append(byte)
-
     def _reply(self, text: str) -> None:
         self.host_port.write(text.encode("latin-1"))
 

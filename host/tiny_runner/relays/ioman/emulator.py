@@ -20,7 +20,7 @@ duplex), the timer's own `m-lap-us-` lines and I2C.
 
 from __future__ import annotations
 
-from ..emulation import DutSideForwarding
+from ..emulation import EmulatedPassThrough
 from .driver import DUT_BAUD, WINDOW_BYTES
 
 NAME = "EEMBC IO Manager (emulated)"
@@ -30,27 +30,18 @@ HELP = ("help", "name              device name", "res               Reset polari
         "tm                0=fall/1*=change", "version           firmware version")
 
 
-class IoManager(DutSideForwarding):
+class IoManager(EmulatedPassThrough):
+    command_limit = WINDOW_BYTES - 1  # the Uno's receive buffer, less the `%` that ends a command
+
     def __init__(self, host_port, to_dut, *, firmware_baud: int = DUT_BAUD):
         self.host_port = host_port  # has write(bytes)
         self.to_dut = to_dut  # callable(bytes): the bytes the DUT receives
         self.firmware_baud = firmware_baud  # what the DUT actually runs at
         self._command = bytearray()
         self._dut_line = bytearray()
-        self.lost_bytes = 0  # command bytes past the receive buffer
+        self.lost_bytes = 0
 
     # -- host side -----------------------------------------------------------------------------
-    def from_host(self, data: bytes) -> None:
-        for byte in data:
-            if byte == ord("%"):
-                text = self._command.decode("latin-1")
-                self._command.clear()
-                self._dispatch(text)
-            elif len(self._command) < WINDOW_BYTES - 1:
-                self._command.append(byte)
-            else:
-                self.lost_bytes += 1
-
     def _reply(self, *lines: str) -> None:
         self.host_port.write("".join(line + "\r\n" for line in (*lines, "m-ready")).encode("latin-1"))
 
