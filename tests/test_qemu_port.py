@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, require_tools
-from tiny_runner import reference_port
+from tiny_runner.benchmarks import get_benchmark
 from tiny_runner.codegen import generate
 from tiny_runner.lab.firmware_dut import QEMU_CONFINEMENT
 from tiny_runner.tflm import TflmWorker
@@ -129,9 +129,9 @@ def infer_lines(reply: bytes) -> tuple[list[str], int]:
 
 def predicted_results(model: Path, model_id: str, raw: bytes) -> str:
     with TflmWorker(model) as worker:
-        tensor, floats = reference_port.model_input(model_id, raw, worker.input_quant)
+        tensor, floats = get_benchmark(model_id).convert_input(raw, worker.input_quant)
         out = worker.run(tensor)
-        return reference_port.results_line(model_id, out, worker.output_quant, floats)
+        return get_benchmark(model_id).results_line(out, worker.output_quant, floats)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tiny_runner import reference_port as rp
+from tiny_runner.benchmarks import get_benchmark
 from tiny_runner.dut import parse_results
 from tiny_runner.tflm import TflmWorker
 
@@ -15,9 +16,9 @@ AD_FILE = "ad01/normal_id_01_00000000_hist_librosa.bin"
 def test_kws_reference_sample_is_on_at_0_996(reference):
     raw = (reference / "kws01/ref_fw_sample_input.bin").read_bytes()
     with TflmWorker(reference / "kws01/kws_ref_model.tflite") as worker:
-        tensor, _ = rp.model_input("kws01", raw, worker.input_quant)
+        tensor, _ = get_benchmark("kws01").convert_input(raw, worker.input_quant)
         output = worker.run(tensor)
-        line = rp.results_line("kws01", output, worker.output_quant)
+        line = get_benchmark("kws01").results_line(output, worker.output_quant)
     assert list(output) == [-128] * 5 + [127] + [-128] * 6
     values = parse_results(line)
     assert int(np.argmax(values)) == 5 and values[5] == 0.996  # class 5 = "On"
@@ -28,8 +29,8 @@ def test_ad_window_0_mse_tflm(reference):
     """TFLM (what the reference firmware and the virtual DUT run) gives 11.676 for window 0."""
     raw = (reference / AD_FILE).read_bytes()
     with TflmWorker(reference / "ad01/ad01_int8.tflite") as worker:
-        tensor, floats = rp.model_input("ad01", raw[:2560], worker.input_quant)
-        mse = parse_results(rp.results_line("ad01", worker.run(tensor), worker.output_quant, floats))[0]
+        tensor, floats = get_benchmark("ad01").convert_input(raw[:2560], worker.input_quant)
+        mse = parse_results(get_benchmark("ad01").results_line(worker.run(tensor), worker.output_quant, floats))[0]
     assert mse == pytest.approx(11.676, abs=0.0015)
 
 
@@ -43,11 +44,11 @@ def test_ad_window_0_mse_golden_with_litert_reference_kernels(reference):
     interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     raw = (reference / AD_FILE).read_bytes()
-    tensor, floats = rp.model_input("ad01", raw[:2560], rp.Quantization(*inp["quantization"]))
+    tensor, floats = get_benchmark("ad01").convert_input(raw[:2560], rp.Quantization(*inp["quantization"]))
     interp.set_tensor(inp["index"], tensor.reshape(inp["shape"]))
     interp.invoke()
     litert_out = interp.get_tensor(out["index"]).reshape(-1)
-    line = rp.results_line("ad01", litert_out, rp.Quantization(*out["quantization"]), floats)
+    line = get_benchmark("ad01").results_line(litert_out, rp.Quantization(*out["quantization"]), floats)
     assert parse_results(line)[0] == pytest.approx(11.648, abs=0.01)
     with TflmWorker(reference / "ad01/ad01_int8.tflite") as worker:
         tflm_out = worker.run(tensor)
@@ -59,7 +60,7 @@ def test_ad_mean_over_all_196_windows(reference):
     scores = []
     with TflmWorker(reference / "ad01/ad01_int8.tflite") as worker:
         for w in range(196):
-            tensor, floats = rp.model_input("ad01", raw[w * 512 : w * 512 + 2560], worker.input_quant)
+            tensor, floats = get_benchmark("ad01").convert_input(raw[w * 512 : w * 512 + 2560], worker.input_quant)
             scores.append(float(rp.mean_squared_error(rp.dequantize(worker.run(tensor), worker.output_quant), floats)))
     assert len(scores) == 196
     assert np.mean(scores) == pytest.approx(10.265, abs=0.01)  # published mean over 196 windows
@@ -80,7 +81,8 @@ def test_ad_quantisation_clamps_and_rounds_away():
 
 def test_kws_digits_truncate_instead_of_rounding():
     # 0.99609375 prints 0.996; 0.0078125 (2/256) truncates to 0.007 where %0.3f would give 0.008
-    line = rp.results_line("kws01", np.array([127, -126] + [-128] * 10, np.int8), rp.Quantization(1 / 256, -128))
+    line = get_benchmark("kws01").results_line(np.array([127, -126] + [-128] * 10, np.int8),
+                                               rp.Quantization(1 / 256, -128))
     assert line.startswith("m-results-[0.996,0.007,0.000")
-    ic_line = rp.results_line("ic01", np.array([-126] + [-128] * 9, np.int8), rp.Quantization(1 / 256, -128))
+    ic_line = get_benchmark("ic01").results_line(np.array([-126] + [-128] * 9, np.int8), rp.Quantization(1 / 256, -128))
     assert ic_line.startswith("m-results-[0.008,")
