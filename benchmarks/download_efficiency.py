@@ -14,12 +14,12 @@ import argparse
 import time
 
 from tiny_runner.benchmarks import get_benchmark
-from tiny_runner.dut import DutClient
+from tiny_runner.benchmarks.synth import performance_stimuli
 from tiny_runner.lab.bench_process import BenchConfig
 from tiny_runner.lab.launcher import VirtualBench
-from tiny_runner.link import Link
-from tiny_runner.models import resolve_model
-from tiny_runner.synth import performance_stimuli
+from tiny_runner.model.reference import resolve_model
+from tiny_runner.protocol.dut import DutClient
+from tiny_runner.protocol.link import Link
 
 
 def measure(bench_id: str, baud: int, chunk: int, repeats: int) -> tuple[int, float]:

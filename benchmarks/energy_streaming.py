@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from energy_monitor.base import Chunk
-from tiny_runner.capture import Capture
+from tiny_runner.run.capture import Capture
 
 RATE = 1_000_000
 CHUNK = 50_000  # samples per message: the driver publishes about 20 times a second

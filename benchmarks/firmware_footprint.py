@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 from tiny_runner.benchmarks import BENCHMARKS
+from tiny_runner.benchmarks.synth import performance_stimuli
 from tiny_runner.boards import load_board
-from tiny_runner.dut import DutClient
 from tiny_runner.errors import DutTimeout
-from tiny_runner.firmware_build import build_image
+from tiny_runner.image.build import build_image
 from tiny_runner.lab.firmware_dut import FirmwareDut
-from tiny_runner.link import Link
-from tiny_runner.models import resolve_model
-from tiny_runner.synth import performance_stimuli
+from tiny_runner.model.reference import resolve_model
+from tiny_runner.protocol.dut import DutClient
+from tiny_runner.protocol.link import Link
 
 BOARD = "qemu-m4"
 

@@ -105,8 +105,8 @@ def assert_one_line_error(result: CliResult, code: int, *fragments: str) -> str:
 def synth_datasets(tmp_path_factory, reference):
     """Small synthetic datasets, one per benchmark, written once per test session."""
     from tiny_runner.benchmarks import get_benchmark
-    from tiny_runner.models import resolve_model
-    from tiny_runner.synth import write_dataset
+    from tiny_runner.benchmarks.synth import write_dataset
+    from tiny_runner.model.reference import resolve_model
 
     root = tmp_path_factory.mktemp("datasets")
     sizes = {"kws01": 16, "vww01": 6, "ic01": 12, "ic02": 6, "ad01": 6}

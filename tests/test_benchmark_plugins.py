@@ -16,10 +16,10 @@ import pytest
 
 from conftest import REPO, assert_one_line_error, run_cli
 from tiny_runner import benchmarks
-from tiny_runner.dut import parse_results
 from tiny_runner.errors import UsageError
-from tiny_runner.models import REFERENCE_MODELS
-from tiny_runner.tflm import TflmWorker
+from tiny_runner.model.reference import REFERENCE_MODELS
+from tiny_runner.model.tflm import TflmWorker
+from tiny_runner.protocol.dut import parse_results
 
 PLUGINS = REPO / "tests" / "plugins"
 BOARD = "virtual-l4r5zi"

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO, require_tools
-from test_codegen import model_path
+from support.reference import model_path
 from tiny_runner.benchmarks import AD_STRIDE_BYTES, AD_WINDOW_BYTES, get_benchmark
-from tiny_runner.codegen import _fc_params, generate, read_model
-from tiny_runner.synth import stimulus
-from tiny_runner.tflm import TflmWorker
+from tiny_runner.benchmarks.synth import stimulus
+from tiny_runner.image.codegen import _fc_params, generate, read_model
+from tiny_runner.model.tflm import TflmWorker
 
 FIRMWARE = REPO / "firmware"
 # Inputs per model, 10 200 in all: the small models carry the count, the image models get fewer.

@@ -11,8 +11,8 @@ import pytest
 from tiny_runner.boards import BOARDS_ENV, all_boards, load_board, load_board_file
 from tiny_runner.errors import BoardError
 from tiny_runner.lab.latency import LatencyModel
-from tiny_runner.modelinfo import model_info
-from tiny_runner.models import REFERENCE_MODELS
+from tiny_runner.model.info import model_info
+from tiny_runner.model.reference import REFERENCE_MODELS
 
 GOOD = """
 name = "{name}"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, assert_one_line_error, require_tools
-from tiny_runner.firmware_build import vendor_header
+from tiny_runner.image.build import vendor_header
 from tiny_runner.lab.firmware_dut import qemu_command
-from tiny_runner.wirelog import FROM_DEVICE, stream
+from tiny_runner.protocol.wirelog import FROM_DEVICE, stream
 
 NATIVE = (REPO / "boards" / "native-posix.toml").read_text()
 QEMU_BOARD = (REPO / "boards" / "qemu-m4.toml").read_text()
@@ -244,8 +244,9 @@ def test_an_installed_image_cannot_reach_the_host(cli, tmp_path, mode, on_fault,
 def test_a_change_to_the_code_generator_builds_the_image_again(tmp_path, monkeypatch, reference):
     """The model's C comes from codegen.py: an image built by an older generator is not reused."""
     require_tools("cc")
-    from tiny_runner import codegen, firmware_build
-    from tiny_runner.firmware_tree import firmware_source_dir
+    from tiny_runner.image import build as firmware_build
+    from tiny_runner.image import codegen
+    from tiny_runner.image.tree import firmware_source_dir
 
     def key() -> str:
         return firmware_build._identity(firmware_source_dir(), firmware_build.PORTS["posix"],

@@ -14,11 +14,11 @@ import pytest
 
 from conftest import assert_one_line_error, require_tools
 from tiny_runner.benchmarks import get_benchmark
-from tiny_runner.datasets import load_dataset
-from tiny_runner.models import resolve_model
-from tiny_runner.synth import performance_stimuli
-from tiny_runner.tflm import TflmWorker
-from tiny_runner.wirelog import FROM_DEVICE, stream
+from tiny_runner.benchmarks.datasets import load_dataset
+from tiny_runner.benchmarks.synth import performance_stimuli
+from tiny_runner.model.reference import resolve_model
+from tiny_runner.model.tflm import TflmWorker
+from tiny_runner.protocol.wirelog import FROM_DEVICE, stream
 
 _RESULTS = re.compile(rb"m-results-\[[^\]]*\]")
 

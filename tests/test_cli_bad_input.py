@@ -16,7 +16,7 @@ import flatbuffers
 import pytest
 
 from conftest import REPO, assert_one_line_error, require_tools
-from tiny_runner.link import Link
+from tiny_runner.protocol.link import Link
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from interrupt_latency import descendants, running  # noqa: E402  (one way to see a run's process tree)

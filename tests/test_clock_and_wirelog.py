@@ -8,8 +8,8 @@ import pytest
 
 from tiny_runner.errors import PortError
 from tiny_runner.lab.clock import VirtualClock
-from tiny_runner.link import Link
-from tiny_runner.wirelog import WireLog, escape, read_wire_log, unescape
+from tiny_runner.protocol.link import Link
+from tiny_runner.protocol.wirelog import WireLog, escape, read_wire_log, unescape
 
 
 class FakeWall:

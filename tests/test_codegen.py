@@ -11,18 +11,15 @@ import numpy as np
 import pytest
 
 from conftest import REPO, assert_one_line_error, require_tools, tmpfs
-from tiny_runner.codegen import generate, plan_arena, quantize_multiplier, read_model
+from support.reference import model_path
 from tiny_runner.errors import ModelError
-from tiny_runner.models import REFERENCE_MODELS
-from tiny_runner.tflm import TflmWorker
+from tiny_runner.image.codegen import generate, plan_arena, quantize_multiplier, read_model
+from tiny_runner.model.reference import REFERENCE_MODELS
+from tiny_runner.model.tflm import TflmWorker
 
 BENCHMARKS = list(REFERENCE_MODELS)
 INFERENCES = 50
 SOURCES = ("tr_model.h", "tr_model.c", "tr_nn.h", "tr_nn.c")
-
-
-def model_path(reference: Path, benchmark_id: str) -> Path:
-    return reference / REFERENCE_MODELS[benchmark_id].relative_path
 
 
 # -- quantize_multiplier: real = multiplier * 2^(shift - 31) -------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import assert_one_line_error, reference_path
 from tiny_runner.benchmarks import get_benchmark
-from tiny_runner.datasets import load_dataset
+from tiny_runner.benchmarks.datasets import load_dataset
 from tiny_runner.errors import DatasetError
 
 BOARD = "virtual-l4r5zi"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tiny_runner.benchmarks import get_benchmark
-from tiny_runner.datasets import load_dataset
+from tiny_runner.benchmarks.datasets import load_dataset
+from tiny_runner.benchmarks.synth import performance_stimuli, stimulus
 from tiny_runner.errors import DatasetError
-from tiny_runner.synth import performance_stimuli, stimulus
 
 
 def make_folder(tmp_path, rows, files):
@@ -77,8 +77,8 @@ def test_synthetic_stimuli_are_deterministic_and_well_formed():
 
 
 def test_synth_dataset_labels_are_the_reference_models_top1(synth_datasets):
-    from tiny_runner.models import resolve_model
-    from tiny_runner.tflm import TflmWorker
+    from tiny_runner.model.reference import resolve_model
+    from tiny_runner.model.tflm import TflmWorker
 
     ds = load_dataset(synth_datasets["ic01"], get_benchmark("ic01"))
     assert ds.synthetic and "agreement" in ds.meta["labels"]

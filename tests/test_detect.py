@@ -21,9 +21,9 @@ from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 from conftest import CliResult, assert_one_line_error
+from tiny_runner.bench.detect import Candidate, find_dut_port, find_relay, probe_bauds
 from tiny_runner.boards import BOARDS_ENV, Board, load_board
 from tiny_runner.cli import main
-from tiny_runner.detect import Candidate, find_dut_port, find_relay, probe_bauds
 from tiny_runner.errors import DetectionError
 
 ST_LINK = (0x0483, 0x374B)  # every ST-LINK/V2-1 Nucleo's virtual COM port

@@ -6,17 +6,17 @@ import time
 
 import pytest
 
-from fake_device import ScriptedDevice
-from tiny_runner.dut import MAX_DB_CHUNK, DutClient, parse_results
+from support.serial_device import ScriptedDevice
 from tiny_runner.errors import DutErrorReply, DutTimeout, FirmwareMismatch, ProtocolError
-from tiny_runner.link import Link
-from tiny_runner.wirelog import FROM_DEVICE, TO_DEVICE, stream
+from tiny_runner.protocol.dut import MAX_DB_CHUNK, DutClient, parse_results
+from tiny_runner.protocol.link import Link
+from tiny_runner.protocol.wirelog import FROM_DEVICE, TO_DEVICE, stream
 
 READY = b"m-ready\r\n"
 
 
 def client(device: ScriptedDevice, tmp_path=None, **kw) -> DutClient:
-    from tiny_runner.wirelog import WireLog
+    from tiny_runner.protocol.wirelog import WireLog
 
     log = WireLog(tmp_path / "wire.log") if tmp_path else None
     return DutClient(Link(device.url, 115200, log), **kw)

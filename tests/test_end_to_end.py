@@ -14,14 +14,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tiny_runner.benchmarks import get_benchmark
+from tiny_runner.benchmarks.datasets import load_dataset
 from tiny_runner.boards import load_board
-from tiny_runner.datasets import load_dataset
-from tiny_runner.dut import parse_results
 from tiny_runner.lab.latency import LatencyModel
-from tiny_runner.modelinfo import model_info
-from tiny_runner.models import resolve_model
-from tiny_runner.tflm import TflmWorker
-from tiny_runner.wirelog import FROM_DEVICE, TO_DEVICE, stream
+from tiny_runner.model.info import model_info
+from tiny_runner.model.reference import resolve_model
+from tiny_runner.model.tflm import TflmWorker
+from tiny_runner.protocol.dut import parse_results
+from tiny_runner.protocol.wirelog import FROM_DEVICE, TO_DEVICE, stream
 
 BOARD = "virtual-l4r5zi"
 LAP_LINE_US_MAX = len("m-lap-us-4294967295\r\n") * 10e6 / 115200  # printed inside the window

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import assert_one_line_error
 from tiny_runner.boards import load_board
-from tiny_runner.capture import read_capture
+from tiny_runner.run.capture import read_capture
 
 BOARD = "virtual-l4r5zi"
 
@@ -248,3 +248,39 @@ def test_the_real_ppk2_path_against_the_emulated_one(cli, tmp_path, reference):
     assert data["monitor"]["model"] == "PPK2" and data["monitor"]["voltage_mv"] == 1800
     assert all(len(w["edges"]) == 2 and w["dropped_samples"] == 0 for w in data["windows"])
     assert data["median_energy_uj_per_inf"] == pytest.approx(22.688e-3 * 1.8 * 181.9174e3, rel=0.01)
+
+
+def test_a_served_energy_bench_with_the_io_manager(cli, tmp_path, reference):
+    """`lab serve --energy-bench --relay ioman` serves the EEMBC IO manager's emulator, which the
+    real-port path reaches as `--relay ioman:PORT`."""
+    import subprocess
+    import sys
+
+    env = real_board(tmp_path / "boards", "bench-ioman")
+    server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, "-b", "kws",
+                               "--energy-bench", "--relay", "ioman", "--speed", "5"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        server.stdout.readline()
+        ports = dict(server.stdout.readline().split() for _ in range(2))
+        result = cli("measure", "--board", "bench-ioman", "-b", "kws", "--mode", "energy", "--json", "-q",
+                     "--iterations", "10", "--monitor", f"lpm01a:{ports['monitor']}",
+                     "--relay", f"ioman:{ports['relay']}", "--out", str(tmp_path / "runs"), env=env)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.code == 3, result.stderr  # short windows on purpose
+    data = result.json()
+    assert data["relay"]["kind"] == "ioman" and data["relay"]["port"] == ports["relay"]
+    assert all(len(w["edges"]) == 2 and w["dropped_samples"] == 0 for w in data["windows"])
+    assert data["median_energy_uj_per_inf"] == pytest.approx(22.688e-3 * 1.8 * 181.9174e3, rel=0.01)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--energy-bench", "--monitor", "joulescope"], "the emulated joulescope is reached through its own driver"),
+    (["--energy-bench", "--relay", "nope"], "nope"),
+    (["--relay", "ioman"], "--relay goes with --energy-bench"),
+])
+def test_served_instruments_are_checked(cli, reference, options, message):
+    result = cli("lab", "serve", "--board", BOARD, "-b", "kws", *options)
+    assert_one_line_error(result, 2, message)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tiny_runner.benchmarks.reference_port import Quantization
 from tiny_runner.lab.firmware import CMD_SIZE, Faults, ReferenceFirmware
-from tiny_runner.reference_port import Quantization
 
 
 class FakeUart:

@@ -12,10 +12,10 @@ import zipfile
 import pytest
 
 from conftest import CliResult, assert_one_line_error, require_tools
-from fake_pyocd import FakeChip, FakeProbe, make_api
-from tiny_runner import flash
+from support.pyocd_api import FakeChip, FakeProbe, make_api
 from tiny_runner.cli import main
-from tiny_runner.flash_image import read_image
+from tiny_runner.image import flash
+from tiny_runner.image.files import read_image
 
 BASE = 0x0800_0000
 PROGRAM = r"""

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_one_line_error
-from fake_device import ScriptedDevice
-from tiny_runner.dut import DutClient
+from support.serial_device import ScriptedDevice
+from tiny_runner.bench.relays import PassThroughBoard
 from tiny_runner.errors import DutErrorReply, DutTimeout
-from tiny_runner.link import Link
 from tiny_runner.printable import printable
-from tiny_runner.relay import PassThroughBoard
-from tiny_runner.session import busy_dut_budget_s
-from tiny_runner.wirelog import FROM_DEVICE, TO_DEVICE, WireLog, stream
+from tiny_runner.protocol.dut import DutClient
+from tiny_runner.protocol.link import Link
+from tiny_runner.protocol.wirelog import FROM_DEVICE, TO_DEVICE, WireLog, stream
+from tiny_runner.run.session import busy_dut_budget_s
 
 READY = b"m-ready\r\n"
 NAME_REPLY = b"m-name-dut-[unspecified]\r\n" + READY

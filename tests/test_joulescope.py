@@ -13,7 +13,7 @@ import pytest
 from energy_monitor import MonitorNotResponding, MonitorRefused
 from energy_monitor.joulescope import Joulescope
 from energy_monitor.joulescope.emulator import FakeDriver, JoulescopeEmulator
-from test_ppk2 import PinBench
+from support.power_bench import PinBench
 
 
 def test_the_fake_offers_the_real_drivers_methods():

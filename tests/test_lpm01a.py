@@ -21,6 +21,7 @@ from energy_monitor.lpm01a.codec import (
 )
 from energy_monitor.lpm01a.emulator import Lpm01aEmulator, Quirks
 from energy_monitor.lpm01a.stream import AsciiStreamParser, BinaryStreamParser
+from support.power_bench import ConstantBench
 
 
 # -- formats (energy_monitors.md §1.6-1.7 worked examples) -----------------------------------------
@@ -79,42 +80,6 @@ def test_binary_stream_records_and_resync():
 
 
 # -- the driver against the emulator ---------------------------------------------------------------
-class ConstantBench:
-    """Constant power, falling edges at given offsets (virtual us) after the acquisition starts."""
-
-    def __init__(self, power_w: float, edge_offsets_us=(), speed: float = 20.0):
-        self.power_w, self.speed = power_w, speed
-        self.t0 = time.monotonic()
-        self.offsets = list(edge_offsets_us)
-        self.edges: list[float] = []
-        self.powered, self.volts, self.notes = False, None, []
-
-    def horizon_us(self):
-        return (time.monotonic() - self.t0) * self.speed * 1e6
-
-    def energy_at(self, times_us):
-        return self.power_w * np.asarray(times_us) * 1e-6
-
-    def falling_edges_until(self, t_us):
-        out = [e for e in self.edges if e <= t_us]
-        self.edges = [e for e in self.edges if e > t_us]
-        return out
-
-    def note(self, record):
-        self.notes.append(record)
-        if "acquisition_start_us" in record:
-            self.edges = [record["acquisition_start_us"] + o for o in self.offsets]
-
-    def set_power(self, on):
-        self.powered = on
-
-    def set_voltage(self, volts):
-        self.volts = volts
-
-    def forget_before(self, t_us):
-        pass
-
-
 def capture(monitor: Lpm01a, rate_hz: float, seconds: float):
     monitor.set_voltage(1800)
     monitor.power(True)

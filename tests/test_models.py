@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from tiny_runner.errors import ModelError
-from tiny_runner.modelinfo import model_info
-from tiny_runner.models import MODEL_DIR_ENV, REFERENCE_MODELS, resolve_model
+from tiny_runner.model.info import model_info
+from tiny_runner.model.reference import MODEL_DIR_ENV, REFERENCE_MODELS, resolve_model
 
 
 def test_registry_matches_the_reference_files(reference):

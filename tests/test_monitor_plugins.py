@@ -9,8 +9,8 @@ import os
 import pytest
 
 from conftest import REPO, assert_one_line_error, require_tools, run_cli
-from tiny_runner import monitors
-from tiny_runner.detect import Candidate, candidates_by_usb_id
+from tiny_runner.bench import monitors
+from tiny_runner.bench.detect import Candidate, candidates_by_usb_id
 
 PLUGINS = REPO / "tests" / "plugins"
 BOARD = "virtual-l4r5zi"

@@ -19,7 +19,7 @@ import sys
 sys.path[:0] = [sys.argv[1]] + sys.argv[2].split(":")
 import tiny_runner
 print(tiny_runner.__file__)
-from tiny_runner.firmware_tree import firmware_source_dir
+from tiny_runner.image.tree import firmware_source_dir
 print(firmware_source_dir())
 from tiny_runner.cli import main
 raise SystemExit(main(["boards"]))
@@ -56,7 +56,7 @@ def test_wheel_install_ships_boards_and_firmware_and_runs_anywhere(tmp_path):
 
 
 def test_a_source_checkout_uses_its_own_firmware_folder():
-    from tiny_runner.firmware_tree import firmware_source_dir
+    from tiny_runner.image.tree import firmware_source_dir
 
     assert firmware_source_dir().resolve() == (REPO / "firmware").resolve()
 

@@ -11,8 +11,8 @@ from energy_monitor import MonitorRefused
 from energy_monitor.ppk2 import Ppk2, codec
 from energy_monitor.ppk2.driver import SampleStream
 from energy_monitor.ppk2.emulator import Faults, Ppk2Emulator
-from fake_device import ScriptedDevice
-from test_lpm01a import ConstantBench
+from support.power_bench import PinBench
+from support.serial_device import ScriptedDevice
 
 
 def test_the_worked_example_word():
@@ -85,13 +85,6 @@ def test_voltage_and_rate_limits():
         ppk.set_voltage(700)
     with pytest.raises(MonitorRefused, match="100000 samples/s only"):
         ppk.start(1000)
-
-
-class PinBench(ConstantBench):
-    """A constant load whose timestamp pin pulses low for 2 ms at each edge offset."""
-
-    def pin_events_until(self, t_us):
-        return [event for edge in self.falling_edges_until(t_us) for event in ((edge, 0), (edge + 2000, 1))]
 
 
 @pytest.mark.parametrize("faults, lost", [(Faults(noise_rel=0.0), False),

@@ -20,9 +20,9 @@ import pytest
 
 from conftest import REPO, require_tools
 from tiny_runner.benchmarks import get_benchmark
-from tiny_runner.codegen import generate
+from tiny_runner.image.codegen import generate
 from tiny_runner.lab.firmware_dut import QEMU_CONFINEMENT
-from tiny_runner.tflm import TflmWorker
+from tiny_runner.model.tflm import TflmWorker
 
 PORT = "qemu-mps2-an386"
 QEMU = ["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-display", "none", "-monitor", "none",

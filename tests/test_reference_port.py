@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tiny_runner import reference_port as rp
 from tiny_runner.benchmarks import get_benchmark
-from tiny_runner.dut import parse_results
-from tiny_runner.tflm import TflmWorker
+from tiny_runner.benchmarks import reference_port as rp
+from tiny_runner.model.tflm import TflmWorker
+from tiny_runner.protocol.dut import parse_results
 
 AD_FILE = "ad01/normal_id_01_00000000_hist_librosa.bin"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from fake_device import ScriptedDevice
-from tiny_runner.dut import DutClient
+from support.serial_device import ScriptedDevice
+from tiny_runner.bench.relays import InterfaceBoard, IoManager
 from tiny_runner.errors import ProtocolError
-from tiny_runner.link import Link
-from tiny_runner.relay import InterfaceBoard, IoManager
+from tiny_runner.protocol.dut import DutClient
+from tiny_runner.protocol.link import Link
 from tiny_runner.relays.ifboard.emulator import InterfaceBoard as VirtualInterfaceBoard
 
 

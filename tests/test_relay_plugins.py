@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, assert_one_line_error, require_tools, run_cli
-from tiny_runner import relay
-from tiny_runner.detect import Candidate, candidates_by_usb_id, find_relay
+from tiny_runner.bench import relays as relay
+from tiny_runner.bench.detect import Candidate, candidates_by_usb_id, find_relay
+from tiny_runner.protocol.wirelog import FROM_DEVICE, TO_DEVICE, stream
 from tiny_runner.relays.ioman.emulator import IoManager as EmulatedIoManager
-from tiny_runner.wirelog import FROM_DEVICE, TO_DEVICE, stream
 
 PLUGINS = REPO / "tests" / "plugins"
 BOARD = "virtual-l4r5zi"
@@ -155,7 +155,7 @@ def test_detection_knows_the_toy_relay_by_its_usb_id(monkeypatch):
     relay.clear_cache()
     toy_port = types.SimpleNamespace(device="/dev/ttyTOY0", vid=TOY_USB_ID[0], pid=TOY_USB_ID[1],
                                      serial_number="T1", description="toy relay")
-    monkeypatch.setattr("tiny_runner.detect.serial_ports", lambda: [toy_port])
+    monkeypatch.setattr("tiny_runner.bench.detect.serial_ports", lambda: [toy_port])
     try:
         assert candidates_by_usb_id()[TOY_USB_ID] == [Candidate("relay", "toy")]  # it declares no name% answer
         assert find_relay() == ("toy:/dev/ttyTOY0", "pass-through board toy:/dev/ttyTOY0 found by USB ID 1209:0002")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tiny_runner import rules
+from tiny_runner.run import rules
 
 
 def test_probe_grows_until_half_a_second():

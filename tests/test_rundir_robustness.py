@@ -18,7 +18,7 @@ import pytest
 
 from conftest import assert_one_line_error, tmpfs
 from tiny_runner.errors import RunDirError
-from tiny_runner.rundir import RunDir
+from tiny_runner.run.rundir import RunDir
 
 BOARD = "virtual-l4r5zi"
 QUICK = ("--board", BOARD, "-b", "kws", "--mode", "performance", "--iterations", "5", "--lab-speed", "1000", "-q")
@@ -173,7 +173,7 @@ def test_status_is_rewritten_in_place_when_the_disk_is_full(tmp_path):
 RACE = """
 import sys, time
 from pathlib import Path
-from tiny_runner.rundir import RunDir
+from tiny_runner.run.rundir import RunDir
 
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))

@@ -27,8 +27,8 @@ import pytest
 
 from conftest import REPO, reference_path, run_cli
 from tiny_runner.benchmarks import get_benchmark
+from tiny_runner.benchmarks.synth import stimulus
 from tiny_runner.report.results import results_txt
-from tiny_runner.synth import stimulus
 
 CHECKER = REPO.parent / "shared" / "peers" / "mlcommons-tiny" / "tools" / "submission" / "submission_checker.py"
 BOARD = "virtual-l4r5zi"

@@ -10,9 +10,19 @@ samples lost inside the window are flagged, and such a window is never reported 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from .. import rules
+from ..run import rules
+from .infer import TimedInfer
+
+
+@dataclass
+class WindowTruth:
+    """On the virtual lab: the energy the bench really drew between a window's two edges."""
+
+    energy_uj: float
+    seconds: float
+    error_pct: float | None  # the measured energy's error against it
 
 
 @dataclass
@@ -28,6 +38,15 @@ class EnergyWindow:
     quantisation_j: float | None = None  # one sample at each end
     dropped_samples: int = 0
     problems: list[str] = field(default_factory=list)
+    attempts: list[TimedInfer] = field(default_factory=list)  # this window's infers, a short one re-run
+    results: list[float] | None = None  # the DUT's result vector for the window's input
+    outputs_match_host: bool | None = None  # --check-outputs: the vector agrees with the host's TFLM run
+    truth: WindowTruth | None = None
+    extra: dict = field(default_factory=dict)  # keys of a recorded window this version does not know
+
+    @property
+    def energy_uj(self) -> float | None:
+        return None if self.energy_j is None else self.energy_j * 1e6
 
     @property
     def energy_uj_per_inf(self) -> float | None:
@@ -37,17 +56,60 @@ class EnergyWindow:
     def power_mw(self) -> float | None:
         return None if self.energy_j is None or not self.seconds else self.energy_j / self.seconds * 1e3
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data.update(
-            energy_uj=None if self.energy_j is None else self.energy_j * 1e6,
-            energy_uj_per_inf=self.energy_uj_per_inf,
-            power_mw=self.power_mw,
-            quantisation_uj=None if self.quantisation_j is None else self.quantisation_j * 1e6,
-            throughput_inf_per_s=self.inferences / self.seconds if self.seconds else None,
-            meets_min_window=bool(self.seconds and self.seconds >= rules.MIN_WINDOW_S),
-        )
+    @property
+    def quantisation_uj(self) -> float | None:
+        return None if self.quantisation_j is None else self.quantisation_j * 1e6
+
+    @property
+    def throughput_inf_per_s(self) -> float | None:
+        return self.inferences / self.seconds if self.seconds else None
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self.seconds * 1e3 / self.inferences if self.seconds else None
+
+    @property
+    def meets_min_window(self) -> bool:
+        return bool(self.seconds and self.seconds >= rules.MIN_WINDOW_S)
+
+    def to_json(self) -> dict:
+        """The window as windows.jsonl and results.json hold it."""
+        data = {
+            "index": self.index, "input": self.input, "inferences": self.inferences, "warmup": self.warmup,
+            "edges": list(self.edges), "rate_hz": self.rate_hz, "energy_j": self.energy_j, "seconds": self.seconds,
+            "quantisation_j": self.quantisation_j, "dropped_samples": self.dropped_samples,
+            "problems": list(self.problems), "energy_uj": self.energy_uj, "energy_uj_per_inf": self.energy_uj_per_inf,
+            "power_mw": self.power_mw, "quantisation_uj": self.quantisation_uj,
+            "throughput_inf_per_s": self.throughput_inf_per_s, "meets_min_window": self.meets_min_window,
+            "attempts": [a.to_json() for a in self.attempts], "results": self.results, "latency_ms": self.latency_ms,
+        }
+        if self.outputs_match_host is not None:
+            data["outputs_match_host"] = self.outputs_match_host
+        if self.truth is not None:
+            data.update(truth_energy_uj=self.truth.energy_uj, truth_seconds=self.truth.seconds,
+                        truth_error_pct=self.truth.error_pct)
+        data.update(self.extra)
         return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "EnergyWindow":
+        truth = None
+        if "truth_energy_uj" in data:
+            truth = WindowTruth(data["truth_energy_uj"], data["truth_seconds"], data["truth_error_pct"])
+        return cls(
+            data["index"], data["input"], data["inferences"], data["warmup"], list(data["edges"]), data["rate_hz"],
+            data["energy_j"], data["seconds"], data["quantisation_j"], data["dropped_samples"], list(data["problems"]),
+            [TimedInfer.from_json(a) for a in data.get("attempts", [])], data.get("results"),
+            data.get("outputs_match_host"), truth, {k: v for k, v in data.items() if k not in _ENERGY_WINDOW_KEYS})
+
+
+# every key EnergyWindow.to_json writes: the rest of a recorded window is kept as it was
+_ENERGY_WINDOW_KEYS = frozenset((
+    "index", "input", "inferences", "warmup", "edges", "rate_hz", "energy_j", "seconds", "quantisation_j",
+    "dropped_samples", "problems", "energy_uj", "energy_uj_per_inf", "power_mw", "quantisation_uj",
+    "throughput_inf_per_s", "meets_min_window", "attempts", "results", "latency_ms", "outputs_match_host",
+    "truth_energy_uj", "truth_seconds", "truth_error_pct",
+))
 
 
 def frame_window(window: EnergyWindow, new_edges: list, dropped: int) -> EnergyWindow:

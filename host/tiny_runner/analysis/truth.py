@@ -12,8 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .energy import WindowTruth
 
-def attach_truth(results: dict, truth_path: Path) -> None:
+
+def attach_truth(record, truth_path: Path) -> None:
+    """Each measured window of the record (run/record.py RunRecord) gets its truth, and the lab's
+    record the largest error and the true median."""
     records = [json.loads(line) for line in truth_path.read_text().splitlines() if line]
     starts = [r for r in records if "acquisition_start_us" in r]
     edges = [r for r in records if "edge_us" in r]
@@ -23,19 +27,19 @@ def attach_truth(results: dict, truth_path: Path) -> None:
     times = np.array([e["edge_us"] for e in edges])
     energies = np.array([e["energy_j"] for e in edges])
     errors, truth_per_inf = [], []
-    for window in results.get("windows", []):
-        if window.get("energy_uj") is None:
+    for window in record.windows or []:
+        if window.energy_uj is None:
             continue
         nearest = [int(np.argmin(np.abs(times - (start + (i + 0.5) * 1e6 / rate))))
-                   for i in (window["edges"][0], window["edges"][-1])]
+                   for i in (window.edges[0], window.edges[-1])]
         truth_uj = float(energies[nearest[1]] - energies[nearest[0]]) * 1e6
-        window["truth_energy_uj"] = truth_uj
-        window["truth_seconds"] = float(times[nearest[1]] - times[nearest[0]]) / 1e6
-        window["truth_error_pct"] = (window["energy_uj"] / truth_uj - 1) * 100 if truth_uj else None
-        errors.append(abs(window["truth_error_pct"]))
-        truth_per_inf.append(truth_uj / window["inferences"])
+        error_pct = (window.energy_uj / truth_uj - 1) * 100 if truth_uj else None
+        window.truth = WindowTruth(truth_uj, float(times[nearest[1]] - times[nearest[0]]) / 1e6, error_pct)
+        if error_pct is not None:  # a window the bench drew nothing in has no relative error
+            errors.append(abs(error_pct))
+        truth_per_inf.append(truth_uj / window.inferences)
     if errors:
-        results.setdefault("lab", {})["truth"] = {
+        record.bench_records.setdefault("lab", {})["truth"] = {
             "max_abs_error_pct": max(errors),
             "median_energy_uj_per_inf": float(np.median(truth_per_inf)),
         }

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..reference_port import mean_squared_error, quantize_float_input
 from .base import Benchmark, Windows
+from .reference_port import mean_squared_error, quantize_float_input
 from .scoring import AnomalyDetection
 
 WINDOW_BYTES = 2560

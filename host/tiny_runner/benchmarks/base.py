@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..reference_port import Quantization, dequantize
+from .reference_port import Quantization, dequantize
 from .scoring import Scoring
 
 ENTRY_POINT_GROUP = "tiny_runner.benchmarks"

@@ -6,8 +6,9 @@ import argparse
 import importlib
 import sys
 
-from .. import __version__, stopping
+from .. import __version__
 from ..errors import TinyRunnerError
+from ..run import stopping
 
 SUBCOMMANDS = ("measure", "analyze", "boards", "flash", "dataset", "models", "codegen", "firmware", "detect",
                "monitors", "benchmarks", "lab", "demo")

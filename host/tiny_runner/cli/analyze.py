@@ -1,4 +1,5 @@
-"""tiny-runner analyze SESSION_DIR: re-analyse an EEMBC EnergyRunner energy session."""
+"""tiny-runner analyze DIR: re-analyse an EEMBC EnergyRunner energy session, or report a
+tiny-runner run directory again from its record (results.json, any version's)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,28 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from ..eembc import analyze_session
+from ..analysis.eembc import analyze_session
+from ..report.summary import summary
+from ..run.record import read_record
+
+EEMBC_TRACE = "trace1-energy.bin"
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("analyze", help="re-analyse an EEMBC EnergyRunner energy session",
+    p = sub.add_parser("analyze", help="re-analyse an EEMBC EnergyRunner energy session or a tiny-runner run",
                        description="Reads trace1-energy.bin, trace1-timestamps.json and log.txt of an EEMBC "
-                                   "energy session and prints each window's energy and the median.")
-    p.add_argument("session", metavar="SESSION_DIR")
+                                   "energy session and prints each window's energy and the median; of a tiny-runner "
+                                   "run directory, reads results.json and prints the run's summary.")
+    p.add_argument("session", metavar="SESSION_DIR|RUN_DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    result = analyze_session(Path(args.session))
+    folder = Path(args.session)
+    if (folder / "results.json").exists() and not (folder / EEMBC_TRACE).exists():
+        return _run_dir(folder, args)
+    result = analyze_session(folder)
     if args.json:
         out = dict(result, windows=[dict(asdict(w), energy_uj_per_inf=w.energy_uj_per_inf, power_mw=w.power_mw,
                                          difference_pct=w.difference_pct) for w in result["windows"]])
@@ -39,4 +48,11 @@ def run(args) -> int:
         if result["reported_median_energy_uj_per_inf"] is not None:
             line += f" (EnergyRunner reported {result['reported_median_energy_uj_per_inf']:.3f})"
         print(line)
+    return 0
+
+
+def _run_dir(folder: Path, args) -> int:
+    """A tiny-runner run directory: its record read back, shown as `measure` showed it."""
+    record = read_record(folder / "results.json")
+    print(json.dumps(record.to_json()) if args.json else summary(record))
     return 0

@@ -6,9 +6,9 @@ import os
 import re
 from pathlib import Path
 
-from ..codegen import MODEL_ID_PATTERN, generate
 from ..errors import ModelError, UsageError
-from ..models import REFERENCE_MODELS, sha256_file
+from ..image.codegen import MODEL_ID_PATTERN, generate
+from ..model.reference import REFERENCE_MODELS, sha256_file
 
 WRITTEN = ("tr_model.h", "tr_model.c", "tr_nn.h", "tr_nn.c")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..benchmarks import get_benchmark
-from ..datasets import LABELS_FILE, load_dataset
+from ..benchmarks.datasets import LABELS_FILE, load_dataset
+from ..benchmarks.synth import AD_FILE_FRAMES, write_dataset
 from ..errors import UsageError
-from ..models import resolve_model
-from ..synth import AD_FILE_FRAMES, write_dataset
+from ..model.reference import resolve_model
 
 
 def add_parser(sub) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..benchmarks import BENCHMARKS
+from ..benchmarks.synth import write_dataset
 from ..boards import load_board
 from ..errors import ResultNotValid, UsageError
-from ..models import resolve_model
-from ..preflight import MeasureOptions, build_request
-from ..progress import Progress
-from ..session import DEFAULT_LAB_SPEED, Session
-from ..synth import write_dataset
+from ..lab.start import DEFAULT_LAB_SPEED
+from ..model.reference import resolve_model
+from ..run.preflight import MeasureOptions, build_request
+from ..run.progress import Progress
+from ..run.session import Session
 
 DEMO_AD_FRAMES = 20  # 16 windows per ad01 file instead of 196
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ..bench.detect import Attached, describe_candidates, scan_driver_monitors, scan_serial, usb_id_text
 from ..boards import all_boards
-from ..detect import Attached, describe_candidates, scan_driver_monitors, scan_serial, usb_id_text
 
 
 def add_parser(sub) -> None:

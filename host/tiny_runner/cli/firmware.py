@@ -7,8 +7,8 @@ import json
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..errors import BoardError, UsageError
-from ..firmware_build import build_image
-from ..models import resolve_model
+from ..image.build import build_image
+from ..model.reference import resolve_model
 
 
 def add_parser(sub) -> None:

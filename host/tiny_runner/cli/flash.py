@@ -10,10 +10,10 @@ from pathlib import Path
 
 from ..boards import Board, load_board
 from ..errors import UsageError
-from ..flash import ERASE_MODES, FlashOptions, program
-from ..flash_image import FORMATS, FirmwareImage, FlashRegion, check_fits, image_format, read_image
-from ..installed_image import erase, install
-from ..progress import Progress
+from ..image.files import FORMATS, FirmwareImage, FlashRegion, check_fits, image_format, read_image
+from ..image.flash import ERASE_MODES, FlashOptions, program
+from ..image.installed import erase, install
+from ..run.progress import Progress
 
 
 def add_parser(sub) -> None:

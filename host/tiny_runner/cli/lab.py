@@ -12,16 +12,20 @@ from __future__ import annotations
 import sys
 import time
 
+from ..bench.monitors import DEFAULT_MONITOR
+from ..bench.monitors import get_plugin as get_monitor
+from ..bench.relays import DEFAULT_RELAY
+from ..bench.relays import get_plugin as get_relay
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..errors import UsageError
-from ..firmware_build import build_image
+from ..image.build import build_image
 from ..lab.bench_process import BenchConfig, serve
 from ..lab.firmware import DEFAULT_PULSE_HOLD_US
 from ..lab.firmware_dut import FirmwareDut
 from ..lab.latency import LatencyModel
-from ..modelinfo import model_info
-from ..models import resolve_model
+from ..model.info import model_info
+from ..model.reference import resolve_model
 
 SERVE_SPEED = 1.0  # real time: outside hosts judge windows by their own clock
 _WATCH_S = 0.5  # how often a served firmware process is checked
@@ -39,9 +43,12 @@ def add_parser(sub) -> None:
     s.add_argument("--energy-bench", action="store_true",
                    help="serve the energy bench instead: the DUT (energy build) behind an emulated interface board, "
                         "powered by an emulated LPM01A; prints both ports")
-    s.add_argument("--monitor", choices=("lpm01a", "ppk2"), default="lpm01a",
-                   help="with --energy-bench: the emulated serial instrument (default %(default)s); the emulated "
-                        "Joulescope is reached through its fake driver, so only `measure` on a virtual board uses it")
+    s.add_argument("--monitor", default=DEFAULT_MONITOR,
+                   help="with --energy-bench: the emulated serial instrument (default %(default)s; `tiny-runner "
+                        "monitors` lists them); one reached through its own driver (the Joulescope) has no port to "
+                        "serve, so only `measure` on a virtual board uses it")
+    s.add_argument("--relay", default=DEFAULT_RELAY, metavar="KIND",
+                   help="with --energy-bench: the emulated pass-through board (default %(default)s)")
     s.add_argument("--truth", metavar="FILE", help="with --energy-bench: append the bench's ground truth here")
     s.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead of a pty (0: any free one)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp (default %(default)s)")
@@ -64,6 +71,7 @@ def run_serve(args) -> int:
         raise UsageError("--truth goes with --energy-bench")
     if args.energy_bench and args.tcp is not None:
         raise UsageError("the energy bench serves on ptys, not --tcp")
+    check_served_instruments(args)
     if board.firmware_port:
         return _serve_c_firmware(args, board, benchmark)
     model = resolve_model(benchmark.id, model_file=args.model, model_dir=args.model_dir)
@@ -87,6 +95,7 @@ def run_serve(args) -> int:
         power_ma=board.simulation.get("power", {}),
         truth_path=args.truth,
         monitor=args.monitor,
+        relay=args.relay,
         supply_mv=board.supply.get("default_mv", 1800),
     )
     what = "energy bench" if args.energy_bench else f"{mode} firmware"
@@ -98,6 +107,21 @@ def run_serve(args) -> int:
               "real time", file=sys.stderr, flush=True)
     serve(config, control=False)
     return 0
+
+
+def check_served_instruments(args) -> None:
+    """--monitor and --relay name plug-ins whose emulators the energy bench serves on ptys."""
+    given = [option for option, value, default in (("--monitor", args.monitor, DEFAULT_MONITOR),
+                                                   ("--relay", args.relay, DEFAULT_RELAY)) if value != default]
+    if given and not args.energy_bench:
+        raise UsageError(f"{given[0]} goes with --energy-bench")
+    if not args.energy_bench:
+        return
+    monitor = get_monitor(args.monitor)
+    if not monitor.port_required:
+        raise UsageError(f"the emulated {monitor.name} is reached through its own driver, not a port: `lab serve` "
+                         "cannot serve it; measure on the virtual board with --monitor " + monitor.name)
+    get_relay(args.relay)
 
 
 def _pace(speed: float) -> str:

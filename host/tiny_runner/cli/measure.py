@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import sys
 
-from ..bench_file import BENCHES_ENV
-from ..datasets import LABELS_FILE
+from ..bench.file import BENCHES_ENV
+from ..bench.monitors import DEFAULT_MONITOR, plugins
+from ..bench.relays import DEFAULT_RELAY
+from ..bench.relays import specs as relay_specs
+from ..benchmarks.datasets import LABELS_FILE
 from ..errors import ResultNotValid, RunDirError
-from ..monitors import DEFAULT_MONITOR, plugins
-from ..preflight import MeasureOptions, build_request
-from ..progress import Progress
-from ..relay import DEFAULT_RELAY
-from ..relay import specs as relay_specs
+from ..lab.start import DEFAULT_LAB_SPEED
 from ..report.summary import summary
-from ..rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
-from ..session import DEFAULT_LAB_SPEED, DEFAULT_SUPPLY_MV, Session
+from ..run.preflight import MeasureOptions, build_request
+from ..run.progress import Progress
+from ..run.rules import DEFAULT_TARGET_WINDOW_S, MIN_WINDOW_S
+from ..run.session import DEFAULT_SUPPLY_MV, Session
 
 
 def add_parser(sub) -> None:

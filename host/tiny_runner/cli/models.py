@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..errors import ModelError
-from ..modelinfo import model_info
-from ..models import MODEL_DIR_ENV, REFERENCE_MODELS, model_dir_from, resolve_model
+from ..model.info import model_info
+from ..model.reference import MODEL_DIR_ENV, REFERENCE_MODELS, model_dir_from, resolve_model
 
 
 def add_parser(sub) -> None:

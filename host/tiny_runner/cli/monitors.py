@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..detect import Attached, scan_driver_monitors, scan_serial, usb_id_text
-from ..monitors import broken_plugins, plugins
+from ..bench.detect import Attached, scan_driver_monitors, scan_serial, usb_id_text
+from ..bench.monitors import broken_plugins, plugins
 
 
 def add_parser(sub) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from energy_monitor.pty_port import PtyPort
 
-from ..tflm import TflmModel
+from ..model.tflm import TflmModel
 from .clock import VirtualClock
 from .endpoint import PacedUart, TcpEndpoint
 from .firmware import DEFAULT_PULSE_HOLD_US, Faults, ReferenceFirmware
@@ -210,7 +210,7 @@ def serve(config: BenchConfig, control: bool = True) -> None:
 def emulated_monitor(config: BenchConfig, bench: Bench):
     """The emulated instrument the host will talk to, from its plug-in. One that does not supply
     the DUT sits in series with an external supply, so the bench's voltage is that supply's."""
-    from ..monitors import get_plugin
+    from ..bench.monitors import get_plugin
 
     plugin = get_plugin(config.monitor)
     if not plugin.supplies_dut:
@@ -220,7 +220,7 @@ def emulated_monitor(config: BenchConfig, bench: Bench):
 
 def emulated_relay(config: BenchConfig, host_port, to_dut):
     """The emulated pass-through board between the host's port and the DUT, from its plug-in."""
-    from ..relay import get_plugin
+    from ..bench.relays import get_plugin
 
     return get_plugin(config.relay).emulator(host_port, to_dut, config.relay_baud, config.baud)
 

@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..benchmarks import get_benchmark
-from ..reference_port import Quantization
+from ..benchmarks.reference_port import Quantization
 
 CMD_SIZE = 80  # EE_CMD_SIZE
 FW_VERSION = "ULPMark for tinyML Firmware V0.0.1"

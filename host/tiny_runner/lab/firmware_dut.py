@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..boards import SAFE_NAME
 from ..errors import LabError
-from ..stopping import lab_process_options
+from ..run.stopping import lab_process_options
 from .launcher import LabProcess, end_process
 
 _START_TIMEOUT_S = 20.0

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import LabError
-from ..stopping import lab_process_options
+from ..run.stopping import lab_process_options
 from .bench_process import BenchConfig
 
 _QUIT_TIMEOUT_S = 1.5  # it answers `quit` at once; a bench that does not is killed, so Ctrl-C takes < 2 s

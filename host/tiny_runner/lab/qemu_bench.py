@@ -27,7 +27,7 @@ from pathlib import Path
 
 from energy_monitor.pty_port import PtyPort
 
-from ..stopping import lab_process_options
+from ..run.stopping import lab_process_options
 from .bench_process import Bench, BenchConfig, announce, emulated_monitor, emulated_relay
 from .firmware_dut import qemu_command
 from .launcher import end_process

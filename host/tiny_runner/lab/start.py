@@ -10,27 +10,88 @@ board and monitor the request names.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..bench.bench import Bench, Part
+from ..bench.monitors import DEFAULT_MONITOR, get_plugin
+from ..bench.relays import DEFAULT_RELAY
 from ..errors import BoardError
-from ..firmware_build import build_image
-from ..installed_image import installed_image
-from ..modelinfo import model_info
-from ..models import resolve_model
-from ..relay import DEFAULT_RELAY
+from ..image.build import build_image
+from ..image.installed import installed_image
+from ..model.info import model_info
+from ..model.reference import resolve_model
 from .bench_process import BenchConfig
 from .firmware import DEFAULT_PULSE_HOLD_US
 from .firmware_dut import FirmwareDut, qemu_command
 from .latency import LatencyModel
 from .launcher import VirtualBench
 
+DEFAULT_LAB_SPEED = 100.0
 
-def start_lab(req, run_path: Path, log, progress, baud: int, monitor: str, supply_mv: int):
+
+@dataclass
+class LabSettings:
+    """How the virtual lab stands in for a bench: its emulated instruments and what the person
+    asked of them (the --lab-* options)."""
+
+    monitor: str = DEFAULT_MONITOR  # the emulated monitor's plug-in name (energy mode)
+    relay: str = DEFAULT_RELAY  # the emulated pass-through board's plug-in name (energy mode)
+    speed: float = DEFAULT_LAB_SPEED  # lab seconds per wall second (the emulated reference firmware)
+    timer_start_us: int = 0
+    faults: dict = field(default_factory=dict)
+    firmware_mode: str | None = None  # None: the build this run needs
+    monitor_quirks: dict = field(default_factory=dict)
+
+
+@dataclass
+class VirtualLab:
+    """A bench source: the virtual lab starts its emulated devices for the run and hands back
+    the same kind of parts a real bench has, answered by emulators."""
+
+    settings: LabSettings = field(default_factory=LabSettings)
+    described: dict | None = None
+
+    def open(self, req, run_path: Path, log, progress) -> Bench:
+        energy = req.mode == "energy"
+        settings = self.settings
+        if energy:
+            kind = get_plugin(settings.monitor)
+            rate = req.monitor_rate_hz or kind.default_rate_hz
+            fastest = kind.lab_samples_per_s / rate
+            if settings.speed > fastest and not req.board.firmware_port:
+                log(f"lab speed lowered from x{settings.speed:g} to x{fastest:g} so the emulated {kind.name} keeps "
+                    f"up with {rate:,.0f} samples/s")
+                settings = replace(settings, speed=fastest)
+        lab, record = start_lab(req, settings, run_path, log, progress)
+
+        def record_executions(bench: Bench) -> None:
+            bench.records["lab"]["model_executions"] = lab.stats.get("inferences_run")
+
+        found = "started by the virtual lab"
+        bench = Bench(process=lab, records={"lab": record}, on_close=record_executions,
+                      banner_on_power_on=lab.banner_on_power_on, power_on=getattr(lab, "power_on", lambda: None))
+        dut = "the C firmware under QEMU" if req.board.qemu else (
+            "the C firmware" if req.board.firmware_port else f"speed x{settings.speed:g}")
+        if energy:
+            bench.relay = Part(f"{settings.relay}:{lab.ports['relay']}", found, emulated=True)
+            bench.monitor = Part(f"{settings.monitor}:{lab.ports['monitor']}", found, emulated=True)
+            bench.description = (f"virtual energy bench started: pass-through board {bench.relay.spec}, "
+                                 f"{settings.monitor} {lab.ports['monitor']} ({dut})")
+        else:
+            bench.dut = Part(lab.url, found, emulated=True)
+            bench.description = (f"{lab.what} started; the DUT's UART is {lab.url}" if req.board.firmware_port
+                                 else f"virtual DUT started on {lab.url} ({dut})")
+        return bench
+
+
+def start_lab(req, settings: LabSettings, run_path: Path, log, progress):
     """(the started lab process, what to record of it under results["lab"]). The request's
     model is resolved here when the run did not need it before (req.model is set)."""
     req.model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
+    baud, monitor, supply_mv = req.baud, settings.monitor, req.voltage_mv
     if req.board.firmware_port:
-        return _start_firmware(req, run_path, log, progress, baud, monitor, supply_mv)
+        return _start_firmware(req, settings, run_path, log, progress)
     energy = req.mode == "energy"
     if energy and "power" not in req.board.simulation:
         raise BoardError(f"{req.board.path}: energy runs on a virtual board need [simulation.power]")
@@ -40,35 +101,35 @@ def start_lab(req, run_path: Path, log, progress, baud: int, monitor: str, suppl
         benchmark_id=req.benchmark.id,
         model_path=str(req.model.path),
         inference_us=inference_us,
-        mode=req.lab_firmware_mode or ("energy" if energy else "performance"),
+        mode=settings.firmware_mode or ("energy" if energy else "performance"),
         baud=baud,
-        speed=req.lab_speed,
-        timer_start_us=req.lab_timer_start_us,
+        speed=settings.speed,
+        timer_start_us=settings.timer_start_us,
         vendor=req.board.vendor_string,
         boot_us=int(req.board.simulation.get("boot_us", 0)),
         pulse_hold_us=float(req.board.simulation.get("pulse_hold_us", DEFAULT_PULSE_HOLD_US)),
-        faults=req.lab_faults,
+        faults=settings.faults,
         wiring="energy" if energy else "direct",
         power_ma=req.board.simulation.get("power", {}),
         monitor=monitor,
-        monitor_quirks=req.lab_monitor_quirks,
-        relay=req.relay or DEFAULT_RELAY,
+        monitor_quirks=settings.monitor_quirks,
+        relay=settings.relay,
         supply_mv=supply_mv,
         truth_path=str(run_path / "lab-truth.jsonl") if energy else None,
     )
     record = {
-        "speed": req.lab_speed,
+        "speed": settings.speed,
         "modelled_inference_us": inference_us,
         "macs": macs,
-        "timer_start_us": req.lab_timer_start_us,
-        "faults": req.lab_faults,
+        "timer_start_us": settings.timer_start_us,
+        "faults": settings.faults,
     }
     if energy:
-        record.update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
+        record.update(monitor=monitor, monitor_quirks=settings.monitor_quirks)
     return VirtualBench(config, run_path / "virtual-lab.log"), record
 
 
-def _start_firmware(req, run_path: Path, log, progress, baud: int, monitor: str, supply_mv: int):
+def _start_firmware(req, settings: LabSettings, run_path: Path, log, progress):
     """The C firmware image for this board and model, built (or found built, or as `flash`
     installed it), wired straight to the host or on the energy bench (QEMU only)."""
     board = req.board
@@ -78,7 +139,7 @@ def _start_firmware(req, run_path: Path, log, progress, baud: int, monitor: str,
                          "performance and accuracy")
     if energy and "power" not in board.simulation:
         raise BoardError(f"{board.path}: energy runs on a virtual board need [simulation.power]")
-    mode = req.lab_firmware_mode or ("energy" if energy else "performance")
+    mode = settings.firmware_mode or ("energy" if energy else "performance")
     installed = installed_image(board)
     if installed:
         # like a real board, it runs what was flashed; the handshake checks its mode and model
@@ -102,9 +163,9 @@ def _start_firmware(req, run_path: Path, log, progress, baud: int, monitor: str,
             return FirmwareDut.qemu(board.qemu, image_path, log_path), record
         return FirmwareDut.posix(image_path, log_path), record
     config = BenchConfig(
-        benchmark_id=req.benchmark.id, model_path=str(req.model.path), inference_us=0.0, mode=mode, baud=baud,
-        wiring="energy", power_ma=board.simulation["power"], monitor=monitor,
-        monitor_quirks=req.lab_monitor_quirks, relay=req.relay or DEFAULT_RELAY, supply_mv=supply_mv,
+        benchmark_id=req.benchmark.id, model_path=str(req.model.path), inference_us=0.0, mode=mode, baud=req.baud,
+        wiring="energy", power_ma=board.simulation["power"], monitor=settings.monitor,
+        monitor_quirks=settings.monitor_quirks, relay=settings.relay, supply_mv=req.voltage_mv,
         truth_path=str(run_path / "lab-truth.jsonl"), qemu=board.qemu, image=str(image_path))
-    record.update(monitor=monitor, monitor_quirks=req.lab_monitor_quirks)
+    record.update(monitor=settings.monitor, monitor_quirks=settings.monitor_quirks)
     return VirtualBench(config, log_path), record

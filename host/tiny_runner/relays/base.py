@@ -14,8 +14,8 @@ import time
 from abc import ABC, abstractmethod
 
 from ..errors import DutTimeout, ProtocolError
-from ..link import Link
 from ..printable import printable
+from ..protocol.link import Link
 
 DUT_PREFIX = "[dut]: "
 HOST_BAUD = 115_200  # host side of both EEMBC-style pass-through boards

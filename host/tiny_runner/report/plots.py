@@ -1,6 +1,7 @@
 """Energy plots, headless (matplotlib Agg): each window's power trace with its edges marked,
 and energy per inference across windows. Samples are read from the run's capture on disk, a
-window at a time, so plotting never holds a whole capture in memory."""
+window at a time, so plotting never holds a whole capture in memory. The figures come from the
+record's JSON view (the windows' edges and energies, the median), as results.json holds them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..capture import read_capture
+from ..run.capture import read_capture
+from ..run.record import RunRecord, json_view
 
 MAX_POINTS = 4000  # per trace: min/max envelope and mean of buckets beyond this
 
@@ -21,7 +23,8 @@ def _buckets(values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray, n
             np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts))
 
 
-def plot_energy_run(run_dir: Path, results: dict) -> list[str]:
+def plot_energy_run(run_dir: Path, results: RunRecord | dict) -> list[str]:
+    results = json_view(results)
     import matplotlib
 
     matplotlib.use("Agg")

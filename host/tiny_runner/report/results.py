@@ -1,5 +1,5 @@
-"""results.json (the full record) and results.txt (the lines the submission checker greps,
-tiny_protocol.md §6.5), both derived from one results dict."""
+"""results.json (the record's JSON view) and results.txt (the lines the submission checker greps,
+tiny_protocol.md §6.5): the verdict is drawn on the run's record, the text from its JSON view."""
 
 from __future__ import annotations
 
@@ -7,58 +7,57 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 
-from .. import rules
 from ..analysis.stats import window_stats
 from ..benchmarks import find_benchmark
+from ..run import rules
+from ..run.record import EnergyFigures, ModelUsed, PerformanceFigures, RunRecord, Violation, json_view
 
 
-def finalise(results: dict, request) -> None:
+def finalise(record: RunRecord, request) -> None:
     """Add the summary figures and the validity verdict once the procedure has finished."""
     bench = request.benchmark
     if request.model is not None:
-        results["model"] = {
-            "path": str(request.model.path),
-            "sha256": request.model.sha256,
-            "reference": request.model.reference,
-        }
+        record.model = ModelUsed(str(request.model.path), request.model.sha256, request.model.reference)
     if bench is not None:
-        results["quality_target"] = bench.quality_target
-    if results["mode"] == "performance":
-        windows = results.get("windows", [])
-        throughput = window_stats([w["throughput_inf_per_s"] for w in windows if w["throughput_inf_per_s"]])
-        latency = window_stats([w["latency_ms"] for w in windows])
-        results["median_throughput_inf_per_s"] = throughput["median"]
-        results["median_latency_ms"] = latency["median"]
-        results["throughput_stats"] = throughput
-        results["violations"] = rules.window_violations([w["seconds"] for w in windows]) + results["violations"]
-    elif results["mode"] == "energy":
-        _finalise_energy(results)
-    check = results.get("check_outputs")
+        record.quality_target = bench.quality_target
+    windows = record.windows or []
+    if record.mode == "performance":
+        throughput = window_stats([w.throughput_inf_per_s for w in windows if w.throughput_inf_per_s])
+        latency = window_stats([w.latency_ms for w in windows])
+        record.figures = PerformanceFigures(throughput["median"], latency["median"], throughput)
+        record.violations = _window_rules([w.seconds for w in windows]) + record.violations
+    elif record.mode == "energy":
+        _finalise_energy(record, windows)
+    check = record.check_outputs
     if check and check["mismatches"]:
-        results["violations"].append(
+        record.violations.append(Violation(
             f"--check-outputs: {check['mismatches']} of {check['checked']} DUT result vectors differ from the "
-            f"host's TFLM run (max difference {check['max_abs_diff']:.4f})"
-        )
-    results["valid"] = not results["violations"]
+            f"host's TFLM run (max difference {check['max_abs_diff']:.4f})", "check outputs"))
+    record.valid = not record.violations
 
 
-def _finalise_energy(results: dict) -> None:
-    windows = results.get("windows", [])
-    measured = [w for w in windows if w["energy_uj_per_inf"] is not None]
-    per_inf = window_stats([w["energy_uj_per_inf"] for w in measured])
-    results["median_energy_uj_per_inf"] = per_inf["median"]
-    results["energy_stats"] = per_inf
-    results["median_power_mw"] = window_stats([w["power_mw"] for w in measured])["median"]
-    throughput = window_stats([w["throughput_inf_per_s"] for w in measured])
-    results["median_throughput_inf_per_s"] = throughput["median"]
-    results["median_latency_ms"] = 1e3 / throughput["median"] if throughput["median"] else None
+def _window_rules(seconds: list[float]) -> list[Violation]:
+    return [Violation(text, "windows") for text in rules.window_violations(seconds)]
+
+
+def _finalise_energy(record: RunRecord, windows: list) -> None:
+    measured = [w for w in windows if w.energy_uj_per_inf is not None]
+    per_inf = window_stats([w.energy_uj_per_inf for w in measured])
+    throughput = window_stats([w.throughput_inf_per_s for w in measured])
     # the edges' one-sample uncertainty, as a share of each window's energy: the worst window
-    shares = [100 * w["quantisation_uj"] / w["energy_uj"] for w in measured if w["energy_uj"]]
-    results["quantisation_pct_max"] = max(shares) if shares else None
+    shares = [100 * w.quantisation_uj / w.energy_uj for w in measured if w.energy_uj]
+    record.figures = EnergyFigures(
+        median_energy_uj_per_inf=per_inf["median"],
+        energy_stats=per_inf,
+        median_power_mw=window_stats([w.power_mw for w in measured])["median"],
+        median_throughput_inf_per_s=throughput["median"],
+        median_latency_ms=1e3 / throughput["median"] if throughput["median"] else None,
+        quantisation_pct_max=max(shares) if shares else None,
+    )
     # an unmeasured window is reported by its own problem, not as one that lasted 0 s
-    problems = rules.window_violations([w["seconds"] for w in windows if w["seconds"] is not None])
-    problems += [f"window {w['index']}: {p}" for w in windows for p in w["problems"]]
-    results["violations"] = problems + results["violations"]
+    problems = _window_rules([w.seconds for w in windows if w.seconds is not None])
+    problems += [Violation(f"window {w.index}: {p}", "windows") for w in windows for p in w.problems]
+    record.violations = problems + record.violations
 
 
 def _stamp() -> str:
@@ -100,9 +99,11 @@ def _accuracy_lines(results: dict, prefix: str, scored: bool) -> list[str]:
     return benchmark.result_lines(results, prefix, scored)
 
 
-def results_txt(results: dict) -> str:
+def results_txt(results: RunRecord | dict) -> str:
     """The graded lines, in the MLCommons runner's wording so the submission checker finds them;
-    a run that is not valid for submission keeps its figures in words the checker does not score."""
+    a run that is not valid for submission keeps its figures in words the checker does not score.
+    Drawn from the record's JSON view, so a results.json read back gives the same text."""
+    results = json_view(results)
     stamp = _stamp()
     prefix = f"{stamp} ulp-mlperf:"
     scored = bool(results.get("valid")) and results["status"] == "completed"

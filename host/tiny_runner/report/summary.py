@@ -1,8 +1,10 @@
-"""The short human summary printed at the end of `tiny-runner measure`."""
+"""The short human summary printed at the end of `tiny-runner measure` (and by `analyze` of a run
+directory): drawn from the record's JSON view, so a results.json read back gives the same lines."""
 
 from __future__ import annotations
 
 from ..benchmarks import find_benchmark
+from ..run.record import RunRecord, json_view
 
 
 def _where(results: dict) -> str:
@@ -63,7 +65,8 @@ def _accuracy_lines(results: dict) -> list[str]:
     return lines
 
 
-def summary(results: dict) -> str:
+def summary(results: RunRecord | dict) -> str:
+    results = json_view(results)
     head = f"{results['benchmark']} {results['mode']} on {results['board']} ({_where(results)})"
     lines = [head]
     if results["mode"] == "performance":

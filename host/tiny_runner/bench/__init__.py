@@ -1,0 +1,1 @@
+"""A run's resources: bench files, detection, the monitor and pass-through board registries."""

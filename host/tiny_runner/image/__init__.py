@@ -1,0 +1,1 @@
+"""The C firmware image: generated, built, read, flashed, installed."""
