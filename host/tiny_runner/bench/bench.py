@@ -47,6 +47,7 @@ class Bench:
     banner_on_power_on: bool = False  # the host is listening before the DUT boots: its banner is certain
     records: dict = field(default_factory=dict)  # what the run records of the bench, key by key ("lab")
     on_close: Callable[["Bench"], None] | None = None  # what the source adds to `records` as it closes
+    violations: list[str] = field(default_factory=list)  # why no run on this bench can be valid
 
     def parts(self) -> dict[str, Part]:
         return {name: part for name, part in (("dut", self.dut), ("relay", self.relay), ("monitor", self.monitor))

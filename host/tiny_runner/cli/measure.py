@@ -41,6 +41,10 @@ def add_parser(sub) -> None:
                         f"one (default {DEFAULT_RELAY})")
     energy.add_argument("--voltage", type=int, metavar="MV", help="DUT supply in millivolts (default: the board's "
                         f"supply.default_mv, else {DEFAULT_SUPPLY_MV})")
+    energy.add_argument("--dry-run", action="store_true",
+                        help="a dry run of the energy wiring on a real board: its DUT on its own port (--dut, the "
+                             "bench file's or found by USB ID) behind the virtual lab's emulated pass-through board "
+                             "and monitor; checks the energy build and the procedure, never valid")
     energy.add_argument("--monitor-rate", type=float, metavar="HZ",
                         help="monitor sample rate (default: " + "; ".join(
                             f"{m.name} {m.default_rate_hz:,.0f} of {min(m.rates_hz):,.0f}..{max(m.rates_hz):,.0f}"

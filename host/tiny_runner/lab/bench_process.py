@@ -6,7 +6,8 @@ Being its own process, a TFLM abort takes down only the virtual bench.
 
 Started by lab.launcher with one JSON argument (BenchConfig). Control lines on stdin: `boot`
 (power on / reset the directly wired DUT) and `quit`. Once the model is loaded and the ports
-exist it prints `ready <json>` naming them: {"dut": url} or {"relay": path, "monitor": path}.
+exist it prints `ready <json>` naming them: {"dut": url} or {"relay": path, "monitor": path};
+a port it could not open is `failed {"port": url, "reason": text}`.
 `tiny-runner lab serve` runs the same loop in the foreground without the control channel.
 """
 
@@ -55,6 +56,7 @@ class BenchConfig:
     seed: int = 0
     qemu: dict | None = None  # set: the DUT is this C firmware image under QEMU (lab.qemu_bench), not emulated
     image: str | None = None
+    dut_url: str | None = None  # set: a real DUT on this port, for a dry run of the wiring (lab.dry_run)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -244,5 +246,9 @@ if __name__ == "__main__":
         from .qemu_bench import serve_qemu
 
         serve_qemu(bench_config)
+    elif bench_config.dut_url:
+        from .dry_run import serve_dry_run
+
+        serve_dry_run(bench_config)
     else:
         serve(bench_config)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import LabError
+from ..errors import LabError, PortError
 from ..run.stopping import lab_process_options
 from .bench_process import BenchConfig
 
@@ -106,6 +106,10 @@ class VirtualBench(LabProcess):
                 line = self._proc.stdout.readline()
                 if line.startswith("ready "):
                     return json.loads(line.split(" ", 1)[1])
+                if line.startswith("failed "):
+                    failed = json.loads(line.split(" ", 1)[1])
+                    self.stop()
+                    raise PortError(f"cannot open {failed['port']}: {failed['reason']}")
                 if not line:
                     break
         self.stop()

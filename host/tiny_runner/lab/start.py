@@ -22,12 +22,15 @@ from ..image.installed import installed_image
 from ..model.info import model_info
 from ..model.reference import resolve_model
 from .bench_process import BenchConfig
+from .dry_run import NOMINAL_POWER_MA
 from .firmware import DEFAULT_PULSE_HOLD_US
 from .firmware_dut import FirmwareDut, qemu_command
 from .latency import LatencyModel
 from .launcher import VirtualBench
 
 DEFAULT_LAB_SPEED = 100.0
+DRY_RUN_VIOLATION = ("energy from an emulated monitor (a dry run of the wiring with --dry-run): the figures are the "
+                     "emulation's, not a measurement of the DUT")
 
 
 @dataclass
@@ -82,6 +85,39 @@ class VirtualLab:
             bench.dut = Part(lab.url, found, emulated=True)
             bench.description = (f"{lab.what} started; the DUT's UART is {lab.url}" if req.board.firmware_port
                                  else f"virtual DUT started on {lab.url} ({dut})")
+        return bench
+
+
+@dataclass
+class WiringDryRun:
+    """A bench source for a dry run of the energy wiring: the real DUT on its own port, behind
+    the virtual lab's emulated pass-through board and monitor (lab/dry_run.py). The run goes
+    through every step of an energy run and is never valid."""
+
+    dut: Part
+    settings: LabSettings = field(default_factory=LabSettings)
+    described: dict | None = None
+
+    def open(self, req, run_path: Path, log, progress) -> Bench:
+        settings, board = self.settings, req.board
+        power_ma = board.simulation.get("power", {})
+        config = BenchConfig(
+            benchmark_id=req.benchmark.id if req.benchmark else "", model_path="", inference_us=0.0, mode="energy",
+            baud=req.baud, wiring="energy", power_ma=power_ma, monitor=settings.monitor,
+            monitor_quirks=settings.monitor_quirks, relay=settings.relay, supply_mv=req.voltage_mv,
+            pulse_hold_us=float(board.simulation.get("pulse_hold_us", DEFAULT_PULSE_HOLD_US)),
+            truth_path=str(run_path / "lab-truth.jsonl"), dut_url=self.dut.spec)
+        lab = VirtualBench(config, run_path / "virtual-lab.log")
+        found = "started by the virtual lab for a dry run"
+        bench = Bench(dut=self.dut, process=lab, violations=[DRY_RUN_VIOLATION],
+                      relay=Part(f"{settings.relay}:{lab.ports['relay']}", found, emulated=True),
+                      monitor=Part(f"{settings.monitor}:{lab.ports['monitor']}", found, emulated=True),
+                      records={"lab": {"dry_run": True, "dut": self.dut.spec, "monitor": settings.monitor,
+                                       "monitor_quirks": settings.monitor_quirks, "relay": settings.relay,
+                                       "power_ma": power_ma or dict(NOMINAL_POWER_MA)}})
+        bench.description = (f"dry run of the energy wiring: the DUT on {self.dut.spec} behind an emulated "
+                             f"pass-through board {bench.relay.spec} and an emulated {settings.monitor} "
+                             f"{lab.ports['monitor']}" + ("" if power_ma else " (nominal current profile)"))
         return bench
 
 

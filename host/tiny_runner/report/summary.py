@@ -9,7 +9,10 @@ from ..run.record import RunRecord, json_view
 
 def _where(results: dict) -> str:
     dut = results.get("dut") or {}
-    firmware = results.get("lab", {}).get("firmware")
+    lab = results.get("lab") or {}
+    firmware = lab.get("firmware")
+    if lab.get("dry_run"):
+        return f"dry run: the DUT on {lab['dut']}, emulated {lab['relay']} and {lab['monitor']}"
     if dut.get("virtual") and firmware:
         flashed = f", flashed image {firmware['installed']['source']}" if "installed" in firmware else ""
         return f"C firmware, {firmware['port']} port{flashed}"

@@ -19,7 +19,7 @@ from ..benchmarks import get_benchmark
 from ..benchmarks.datasets import LABELS_FILE, load_dataset
 from ..boards import load_board
 from ..errors import UsageError
-from ..lab.start import DEFAULT_LAB_SPEED, LabSettings, VirtualLab
+from ..lab.start import DEFAULT_LAB_SPEED, LabSettings, VirtualLab, WiringDryRun
 from ..model.reference import resolve_model
 from . import rules
 from .rules import DEFAULT_TARGET_WINDOW_S
@@ -56,6 +56,7 @@ class MeasureOptions:
     lab_fault: list[str] = field(default_factory=list)
     lab_monitor_quirk: list[str] = field(default_factory=list)
     lab_firmware_mode: str | None = None
+    dry_run: bool = False  # energy mode: the real DUT behind the virtual lab's emulated instruments
 
     @classmethod
     def from_args(cls, args) -> "MeasureOptions":
@@ -114,8 +115,12 @@ def check_energy_options(opts: MeasureOptions, board) -> None:
         if given:
             raise UsageError(f"{given[0]} applies to energy mode only")
         return
+    if opts.dry_run:
+        check_dry_run(opts, board)
+        return
     if opts.dut:
-        raise UsageError("energy mode reaches the DUT through --relay, not --dut")
+        raise UsageError("energy mode reaches the DUT through --relay, not --dut (or --dry-run with the DUT's own "
+                         "port)")
     kind, target = parse_spec(opts.monitor or DEFAULT_MONITOR)
     relay_kind, _, relay_port = (opts.relay or "").partition(":")
     if opts.relay:
@@ -131,6 +136,21 @@ def check_energy_options(opts: MeasureOptions, board) -> None:
         raise UsageError(f"the virtual lab wires its own emulated monitor: name it alone ({' | '.join(plugins())}), "
                          "or give the pass-through board's port too (--relay ifboard:PORT) to measure through an "
                          "outside bench")
+
+
+def check_dry_run(opts: MeasureOptions, board) -> None:
+    """--dry-run: a real board's DUT on its own port, the monitor and pass-through board the
+    virtual lab's emulated ones."""
+    if board.virtual:
+        raise UsageError(f"--dry-run puts a real DUT behind emulated instruments; the virtual lab already emulates "
+                         f"{board.name}'s whole bench")
+    kind, target = parse_spec(opts.monitor or DEFAULT_MONITOR)
+    relay_kind, _, relay_port = (opts.relay or "").partition(":")
+    if target or relay_port:
+        raise UsageError("--dry-run uses the virtual lab's emulated monitor and pass-through board: name them "
+                         f"without a port (--monitor {kind.name}, --relay {relay_kind or DEFAULT_RELAY})")
+    if opts.relay:
+        get_relay(relay_kind, opts.relay)
 
 
 def check_energy_bench(opts: MeasureOptions, board, monitor: str, relay: str | None) -> None:
@@ -187,16 +207,16 @@ def apply_bench(opts: MeasureOptions) -> BenchFile | None:
         return None
     bench = load_bench(opts.bench)
     for option, value in (("--dut", opts.dut), ("--relay", opts.relay), ("--monitor", opts.monitor)):
-        if value is not None:
+        if value is not None and not (opts.dry_run and option != "--dut"):
             raise UsageError(f"{option} and --bench: bench {bench.name} names its own ports; pass one or the other")
     if opts.board and bench.board and opts.board != bench.board:
         raise UsageError(f"--board {opts.board}, but bench {bench.name} ({bench.path}) holds {bench.board}")
     opts.board = opts.board or bench.board
     if not opts.board:
         raise UsageError(f"bench {bench.name} ({bench.path}) names no board: pass --board")
-    if opts.mode == "energy":
+    if opts.mode == "energy" and not opts.dry_run:
         opts.relay, opts.monitor = bench.relay, bench.monitor
-    else:
+    else:  # a dry run takes the bench's DUT port; its instruments are emulated
         opts.dut = bench.dut
     return bench
 
@@ -206,6 +226,8 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
     bench = apply_bench(opts)
     board = load_board(opts.board)
     benchmark = get_benchmark(opts.benchmark) if opts.benchmark else None
+    if opts.dry_run and opts.mode != "energy":
+        raise UsageError("--dry-run applies to energy mode only")
     check_energy_options(opts, board)
     if benchmark is None and board.virtual and opts.dut is None:
         raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2 or ad)")
@@ -217,7 +239,8 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
     lab_options = {"--lab-speed": opts.lab_speed, "--lab-timer-start-us": opts.lab_timer_start_us,
                    "--lab-fault": opts.lab_fault or None, "--lab-firmware-mode": opts.lab_firmware_mode,
                    "--lab-monitor-quirk": opts.lab_monitor_quirk or None}
-    given = [option for option, value in lab_options.items() if value is not None]
+    given = [option for option, value in lab_options.items()
+             if value is not None and not (opts.dry_run and option == "--lab-monitor-quirk")]
     outside_bench = opts.dut is not None or ":" in (opts.relay or "")
     if given and (outside_bench or not board.virtual):
         raise UsageError(f"{given[0]} configures the virtual lab; it has no effect with --dut, --relay PORT or a "
@@ -253,6 +276,8 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
             faults=parse_faults(opts.lab_fault), firmware_mode=opts.lab_firmware_mode,
             monitor_quirks=parse_monitor_quirks(opts.lab_monitor_quirk, kind.name) if kind else {})
         source = VirtualLab(settings, described=bench.describe() if bench else None)
+    elif opts.dry_run:
+        source = dry_run_bench(opts, board, bench, kind.name)  # may open ports: detection, last
     else:
         source = ports_bench(opts, board, bench)  # may open ports: detection, last
     return MeasureRequest(
@@ -276,6 +301,18 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
     )
 
 
+def dry_run_bench(opts: MeasureOptions, board, bench: BenchFile | None, monitor: str) -> WiringDryRun:
+    """The real DUT's port (named, in the bench file, or found by USB ID) and the emulated
+    instruments the options name."""
+    check_energy_bench(opts, board, monitor, opts.relay)
+    url, found_by = dut_port(opts, board)
+    named_by = f"dut {url} named by bench {bench.name} ({bench.path})" if bench else None
+    settings = LabSettings(monitor=monitor, relay=opts.relay or DEFAULT_RELAY,
+                           monitor_quirks=parse_monitor_quirks(opts.lab_monitor_quirk, monitor))
+    return WiringDryRun(Part(url, found_by.get("dut") or named_by), settings,
+                        described=bench.describe() if bench else None)
+
+
 def ports_bench(opts: MeasureOptions, board, bench: BenchFile | None) -> PortsBench:
     """The bench of ports: those named (as options or by the bench file), and, on a real board,
     what detection finds for those not named."""
@@ -297,8 +334,8 @@ def ports_bench(opts: MeasureOptions, board, bench: BenchFile | None) -> PortsBe
 
 def dut_port(opts: MeasureOptions, board) -> tuple[str | None, dict[str, str]]:
     """(--dut, {}), or for a real board without it (outside energy mode, where the relay
-    reaches the DUT) the port found by its USB ID and how it was found."""
-    if opts.dut is not None or board.virtual or opts.mode == "energy":
+    reaches the DUT, except in a dry run) the port found by its USB ID and how it was found."""
+    if opts.dut is not None or board.virtual or (opts.mode == "energy" and not opts.dry_run):
         return opts.dut, {}
     url, how = find_dut_port(board, opts.baud or board.baud(opts.mode))
     return url, {"dut": how}

@@ -189,6 +189,8 @@ class Session:
         self.bench = self.req.bench.open(self.req, self.run_dir.path, log, self.progress)
         stack.push(self._close_bench)
         self.recorder.add_bench_records(self.bench.records)
+        for text in self.bench.violations:
+            self.recorder.add_violation(text, "bench")
         if self.bench.description:
             log(self.bench.description)
         for part in self.bench.parts().values():
