@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -162,9 +164,6 @@ def test_eembc_session_errors(cli, tmp_path):
 def test_the_real_bench_code_path_against_emulated_instruments(cli, tmp_path, reference):
     """A real board's energy run: ports given with --monitor and --relay, as on a lab bench;
     here they are an emulated LPM01A and interface board served by `lab serve --energy-bench`."""
-    import subprocess
-    import sys
-
     env = real_board(tmp_path / "boards", "bench-l4r5zi")
     truth = tmp_path / "truth.jsonl"
     server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, "-b", "ad",
@@ -226,54 +225,38 @@ def test_joulescope_refuses_a_voltage(cli, tmp_path):
     assert_one_line_error(result, 2, "cannot set the DUT voltage")
 
 
-def test_the_real_ppk2_path_against_the_emulated_one(cli, tmp_path, reference):
-    import subprocess
-    import sys
-
-    env = real_board(tmp_path / "boards", "bench-ppk2")
+def measure_served_bench(cli, tmp_path, board: str, serve: list[str], monitor: str, relay: str) -> tuple[dict, dict]:
+    """`lab serve --energy-bench SERVE...` in the background, measured through its ports as a real
+    board's bench: (the run's results, the served ports)."""
+    env = real_board(tmp_path / "boards", board)
     server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, "-b", "kws",
-                               "--energy-bench", "--monitor", "ppk2", "--speed", "5"],
-                              stdout=subprocess.PIPE, text=True)
+                               "--energy-bench", *serve, "--speed", "5"], stdout=subprocess.PIPE, text=True)
     try:
         server.stdout.readline()
         ports = dict(server.stdout.readline().split() for _ in range(2))
-        result = cli("measure", "--board", "bench-ppk2", "-b", "kws", "--mode", "energy", "--json", "-q",
-                     "--iterations", "10", "--monitor", f"ppk2:{ports['monitor']}",
-                     "--relay", f"ifboard:{ports['relay']}", "--out", str(tmp_path / "runs"), env=env)
+        result = cli("measure", "--board", board, "-b", "kws", "--mode", "energy", "--json", "-q",
+                     "--iterations", "10", "--monitor", f"{monitor}:{ports['monitor']}",
+                     "--relay", f"{relay}:{ports['relay']}", "--out", str(tmp_path / "runs"), env=env)
     finally:
         server.terminate()
         server.wait(timeout=10)
     assert result.code == 3, result.stderr  # short windows on purpose
     data = result.json()
-    assert data["monitor"]["model"] == "PPK2" and data["monitor"]["voltage_mv"] == 1800
     assert all(len(w["edges"]) == 2 and w["dropped_samples"] == 0 for w in data["windows"])
     assert data["median_energy_uj_per_inf"] == pytest.approx(22.688e-3 * 1.8 * 181.9174e3, rel=0.01)
+    return data, ports
+
+
+def test_the_real_ppk2_path_against_the_emulated_one(cli, tmp_path, reference):
+    data, _ = measure_served_bench(cli, tmp_path, "bench-ppk2", ["--monitor", "ppk2"], "ppk2", "ifboard")
+    assert data["monitor"]["model"] == "PPK2" and data["monitor"]["voltage_mv"] == 1800
 
 
 def test_a_served_energy_bench_with_the_io_manager(cli, tmp_path, reference):
     """`lab serve --energy-bench --relay ioman` serves the EEMBC IO manager's emulator, which the
     real-port path reaches as `--relay ioman:PORT`."""
-    import subprocess
-    import sys
-
-    env = real_board(tmp_path / "boards", "bench-ioman")
-    server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, "-b", "kws",
-                               "--energy-bench", "--relay", "ioman", "--speed", "5"],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        server.stdout.readline()
-        ports = dict(server.stdout.readline().split() for _ in range(2))
-        result = cli("measure", "--board", "bench-ioman", "-b", "kws", "--mode", "energy", "--json", "-q",
-                     "--iterations", "10", "--monitor", f"lpm01a:{ports['monitor']}",
-                     "--relay", f"ioman:{ports['relay']}", "--out", str(tmp_path / "runs"), env=env)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-    assert result.code == 3, result.stderr  # short windows on purpose
-    data = result.json()
+    data, ports = measure_served_bench(cli, tmp_path, "bench-ioman", ["--relay", "ioman"], "lpm01a", "ioman")
     assert data["relay"]["kind"] == "ioman" and data["relay"]["port"] == ports["relay"]
-    assert all(len(w["edges"]) == 2 and w["dropped_samples"] == 0 for w in data["windows"])
-    assert data["median_energy_uj_per_inf"] == pytest.approx(22.688e-3 * 1.8 * 181.9174e3, rel=0.01)
 
 
 @pytest.mark.parametrize("options, message", [
