@@ -181,7 +181,9 @@ def test_latency_is_the_same_in_every_run(kws_sessions):
     starts = [int(LAP.search(session["infer"]).group(1)) for session in kws_sessions]
     assert all(1_000_000 <= start < 10_000_000 for start in starts), starts
     first, second = (infer_lines(session["infer"])[1] for session in kws_sessions)
-    assert first == second > 0
+    # -icount makes the instruction count, so the interval, the same; each lap is a whole
+    # microsecond of a 25 MHz timer read at a different start, so the two may differ by one
+    assert first > 0 and abs(first - second) <= 1, (first, second)
 
 
 def test_ad01_mean_squared_error_matches_tflm(image, reference):
