@@ -71,6 +71,7 @@ class MonitorPlugin:
     # monitors that are not serial ports: () -> (devices found, a note when they could not be looked for)
     scan: Callable | None = None
     scan_via: str = ""  # what finds them, for listings ("pyjoulescope_driver")
+    target_form: str = "SERIAL"  # what follows `name:` when it is not a serial port (a serial number, HOST:PORT)
 
     @property
     def supplies_dut(self) -> bool:
@@ -78,7 +79,7 @@ class MonitorPlugin:
 
     @property
     def spec(self) -> str:
-        return f"{self.name}:PORT" if self.port_required else f"{self.name}[:SERIAL]"
+        return f"{self.name}:PORT" if self.port_required else f"{self.name}[:{self.target_form}]"
 
     def parse_switches(self, items: dict[str, str]) -> dict:
         """Text values (`KEY=VALUE` from a command line) as the switches' types; ValueError
