@@ -72,10 +72,17 @@ class MonitorPlugin:
     scan: Callable | None = None
     scan_via: str = ""  # what finds them, for listings ("pyjoulescope_driver")
     target_form: str = "SERIAL"  # what follows `name:` when it is not a serial port (a serial number, HOST:PORT)
+    # its emulator answers the instrument's own driver at an address (a pty, a TCP server), so
+    # `lab serve` can serve it to another host; None: so when it is a serial port
+    servable: bool | None = None
 
     @property
     def supplies_dut(self) -> bool:
         return self.voltage_range_mv is not None
+
+    @property
+    def can_be_served(self) -> bool:
+        return self.port_required if self.servable is None else self.servable
 
     @property
     def spec(self) -> str:

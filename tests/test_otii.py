@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -219,3 +221,28 @@ def test_monitors_lists_the_arcs_the_local_otii_server_knows(monkeypatch, capsys
     otiis = [m for m in attached if m["monitor"] == "otii"]
     assert [(m["spec"], m["description"]) for m in otiis] == [(f"otii:{emulator.address}",
                                                               f"Otii Arc 'Arc' ({DEVICE['device_id']})")]
+
+
+def test_a_served_otii_is_measured_from_a_bench_file_as_on_a_real_bench(cli, tmp_path, reference):
+    """`lab serve --energy-bench --monitor otii` serves the emulated Otii server on a TCP port; a
+    real board's bench file names it like any Otii server."""
+    server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, "-b", "kws",
+                               "--energy-bench", "--monitor", "otii", "--speed", "5"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        server.stdout.readline()
+        ports = dict(server.stdout.readline().split() for _ in range(2))
+        bench = tmp_path / "otii-desk.toml"
+        bench.write_text(f'name = "otii-desk"\nboard = "nucleo-l4r5zi"\n[relay]\nkind = "ifboard"\n'
+                         f'port = "{ports["relay"]}"\n[monitor]\nkind = "otii"\nport = "{ports["monitor"]}"\n')
+        result = cli("measure", "--bench", str(bench), "-b", "kws", "--mode", "energy", "--json", "-q",
+                     "--iterations", "10", "--out", str(tmp_path / "runs"))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.code == 3, result.stderr  # short windows on purpose
+    data = result.json()
+    assert data["monitor"]["model"] == "Otii Arc" and data["monitor"]["port"] == ports["monitor"]
+    assert data["bench"]["name"] == "otii-desk" and data["dut"]["virtual"] is False
+    assert all(len(w["edges"]) == 2 and w["dropped_samples"] == 0 for w in data["windows"])
+    assert data["median_energy_uj_per_inf"] == pytest.approx(22.688e-3 * 1.8 * 181.9174e3, rel=0.01)

@@ -62,4 +62,5 @@ PLUGIN = MonitorPlugin(
     scan=_scan,
     scan_via="the Otii server",
     target_form="HOST:PORT",
+    servable=True,
 )

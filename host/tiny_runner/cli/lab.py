@@ -44,9 +44,9 @@ def add_parser(sub) -> None:
                    help="serve the energy bench instead: the DUT (energy build) behind an emulated interface board, "
                         "powered by an emulated LPM01A; prints both ports")
     s.add_argument("--monitor", default=DEFAULT_MONITOR,
-                   help="with --energy-bench: the emulated serial instrument (default %(default)s; `tiny-runner "
-                        "monitors` lists them); one reached through its own driver (the Joulescope) has no port to "
-                        "serve, so only `measure` on a virtual board uses it")
+                   help="with --energy-bench: the emulated instrument (default %(default)s; `tiny-runner "
+                        "monitors` lists them), on a pty or, for the Otii, a TCP port; one reached through its own "
+                        "driver (the Joulescope) has no port to serve, so only `measure` on a virtual board uses it")
     s.add_argument("--relay", default=DEFAULT_RELAY, metavar="KIND",
                    help="with --energy-bench: the emulated pass-through board (default %(default)s)")
     s.add_argument("--truth", metavar="FILE", help="with --energy-bench: append the bench's ground truth here")
@@ -118,7 +118,7 @@ def check_served_instruments(args) -> None:
     if not args.energy_bench:
         return
     monitor = get_monitor(args.monitor)
-    if not monitor.port_required:
+    if not monitor.can_be_served:
         raise UsageError(f"the emulated {monitor.name} is reached through its own driver, not a port: `lab serve` "
                          "cannot serve it; measure on the virtual board with --monitor " + monitor.name)
     get_relay(args.relay)
