@@ -71,6 +71,9 @@ class MonitorPlugin:
     # monitors that are not serial ports: () -> (devices found, a note when they could not be looked for)
     scan: Callable | None = None
     scan_via: str = ""  # what finds them, for listings ("pyjoulescope_driver")
+    # an instrument that is not a serial port: its USB IDs, so that when `scan` cannot look (its
+    # driver's extra is missing) `detect` and `monitors` still say one is plugged in
+    usb_device_ids: tuple[tuple[int, int], ...] = ()
     target_form: str = "SERIAL"  # what follows `name:` when it is not a serial port (a serial number, HOST:PORT)
     # its emulator answers the instrument's own driver at an address (a pty, a TCP server), so
     # `lab serve` can serve it to another host; None: so when it is a serial port

@@ -57,4 +57,5 @@ PLUGIN = MonitorPlugin(
     lab_samples_per_s=3_000_000,
     scan=_scan,
     scan_via="pyjoulescope_driver",
+    usb_device_ids=((0x16D0, 0x10BA), (0x16D0, 0x0E88)),  # JS220 (MLCommons devices.yaml); JS110 not confirmed
 )

@@ -236,10 +236,44 @@ def scan_driver_monitors(kind_name: str | None = None) -> tuple[list[Attached], 
         if plugin.scan is None or kind_name not in (None, plugin.name):
             continue
         devices, note = plugin.scan()
+        if note and plugin.usb_device_ids:  # its driver could not look: say whether one is plugged in
+            note = seen_on_usb(plugin.usb_device_ids, plugin.description, note)
         notes += [note] if note else []
         found += [Attached(d.path, None, d.serial, d.description, [Candidate("monitor", plugin.name)],
                            plugin.scan_via, target=d.serial) for d in devices]
     return found, notes
+
+
+def usb_devices() -> tuple[list[tuple[int, int, str | None]], str | None]:
+    """(VID, PID, serial number) of every USB device, through pyusb (pyocd's dependency), or why not."""
+    try:
+        import usb.core
+    except ImportError:
+        return [], "pyusb is not installed: pip install 'tiny-runner[flash]'"
+    try:
+        devices = list(usb.core.find(find_all=True))
+    except usb.core.NoBackendError:
+        return [], "pyusb has no libusb backend (install libusb-1.0)"
+    found = []
+    for device in devices:
+        try:
+            serial = device.serial_number  # needs access to the device; without it, the IDs are enough
+        except (ValueError, usb.core.USBError, NotImplementedError):
+            serial = None
+        found.append((device.idVendor, device.idProduct, serial))
+    return found, None
+
+
+def seen_on_usb(usb_ids, description: str, note: str) -> str:
+    """The note of a driver that could not look, with what USB enumeration sees of the instrument."""
+    devices, why_not = usb_devices()
+    if why_not:
+        return f"{note} (and USB was not enumerated: {why_not})"
+    seen = [f"USB {usb_id_text((vid, pid))}" + (f", serial {serial}" if serial else "")
+            for vid, pid, serial in devices if (vid, pid) in usb_ids]
+    if not seen:
+        return note
+    return f"{description} attached ({'; '.join(seen)}), not usable: {note}"
 
 
 # -- the DUT port of one board (measure without --dut) ---------------------------------------------
