@@ -237,7 +237,7 @@ def test_a_port_that_cannot_be_opened_is_a_note(monkeypatch, capsys, tmp_path):
 def test_json_shape_and_virtual_boards(monkeypatch, capsys):
     fake_ports(monkeypatch, usb_port("/dev/ttyACM0", ST_LINK, "066D", "STLink Virtual COM Port"))
     data = detect_json(capsys)
-    assert set(data) == {"attached", "virtual", "notes"} and data["notes"] == []
+    assert set(data) == {"attached", "probes", "virtual", "notes"} and data["notes"] == [] and data["probes"] == []
     (entry,) = data["attached"]
     assert entry.keys() == {"port", "usb", "serial", "description", "matches", "how", "ambiguous", "name_reply",
                             "name_baud", "note"}
@@ -367,3 +367,33 @@ def test_a_relay_named_without_its_port_is_found_like_a_monitor(monkeypatch, cap
     assert_one_line_error(measure(capsys, tmp_path, "bench-a", "--mode", "energy", "--relay", "usbhub"), 2,
                           "--relay usbhub: expected ifboard[:PORT] or ioman[:PORT]")
     assert not (tmp_path / "runs").exists()
+
+
+def test_debug_probes_are_listed_through_pyocd(monkeypatch, capsys):
+    from support.pyocd_api import FakeChip, FakeProbe, make_api
+    from tiny_runner.image import flash
+
+    probes = [FakeProbe("0668FF485550755187121234"), FakeProbe("000440112138", "Segger J-Link OB")]
+    monkeypatch.setattr(flash, "load_pyocd", lambda: make_api(FakeChip(0x0800_0000, 1024), probes, set())[0])
+    fake_ports(monkeypatch)
+    data = detect_json(capsys)
+    assert data["probes"] == [  # in pyocd's order
+        {"unique_id": "0668FF485550755187121234", "description": "STM32 STLink",
+         "use": "--probe 0668FF485550755187121234"},
+        {"unique_id": "000440112138", "description": "Segger J-Link OB", "use": "--probe 000440112138"}]
+    out = run_main(capsys, "detect").stdout
+    assert "debug probes (for `tiny-runner flash`):" in out and "--probe 000440112138" in out
+
+
+def test_without_pyocd_the_probes_are_a_note(monkeypatch, capsys):
+    from tiny_runner.errors import FlashFailed
+    from tiny_runner.image import flash
+
+    def missing():
+        raise FlashFailed("flashing a board needs pyocd")
+
+    monkeypatch.setattr(flash, "load_pyocd", missing)
+    fake_ports(monkeypatch)
+    data = detect_json(capsys)
+    assert data["probes"] == [] and data["notes"] == [
+        "debug probes not looked for: pip install 'tiny-runner[flash]' (pyocd)"]

@@ -6,13 +6,15 @@ import json
 
 from ..bench.detect import Attached, describe_candidates, scan_driver_monitors, scan_serial, usb_id_text
 from ..boards import all_boards
+from ..image.flash import attached_probes
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("detect", help="find attached boards, energy monitors and pass-through boards",
+    p = sub.add_parser("detect", help="find attached boards, energy monitors, pass-through boards and debug probes",
                        description="Serial ports are matched by USB VID:PID to the board descriptors, the energy "
                                    "monitors and the pass-through boards; Joulescopes are found through "
-                                   "pyjoulescope_driver. A port whose ID fits several can be asked name%%.")
+                                   "pyjoulescope_driver, debug probes through pyocd. A port whose ID fits several can "
+                                   "be asked name%%.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--probe-names", action="store_true",
                    help="ask name%% on ports whose USB ID fits several things (about a second per baud rate tried)")
@@ -26,11 +28,17 @@ def run(args) -> int:
     attached += by_driver
     virtual = [{"kind": "board", "name": b.name, "use": f"--board {b.name}", "description": b.data.get("description")}
                for b in boards if b.virtual]
-    notes = list(driver_notes)
+    probes, probe_note = attached_probes()
+    notes = list(driver_notes) + ([probe_note] if probe_note else [])
     if args.json:
-        print(json.dumps({"attached": [a.as_json() for a in attached], "virtual": virtual, "notes": notes}))
+        print(json.dumps({"attached": [a.as_json() for a in attached], "probes": probes, "virtual": virtual,
+                          "notes": notes}))
         return 0
     print_attached(attached)
+    if probes:
+        print("debug probes (for `tiny-runner flash`):")
+        for probe in probes:
+            print(f"  {probe['use']:<40} {probe['description']}")
     for text in notes:
         print(f"({text})")
     print("virtual boards (always available, no port needed):")

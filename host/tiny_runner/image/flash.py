@@ -89,6 +89,21 @@ def _pack_devices(api, pack: Path) -> set[str]:
         raise TargetNotSupported(f"{pack}: not a usable CMSIS pack ({exc})") from None
 
 
+def attached_probes() -> tuple[list[dict], str | None]:
+    """The debug probes pyocd sees (a probe is a USB device, often with no serial port of its
+    own), each with the --probe value that picks it; or why they were not looked for."""
+    try:
+        api = load_pyocd()
+    except FlashFailed:
+        return [], f"debug probes not looked for: pip install 'tiny-runner[{EXTRA}]' (pyocd)"
+    try:
+        probes = api.ConnectHelper.get_all_connected_probes(blocking=False)
+    except Exception as exc:  # no USB backend, no permission: pyocd's own words
+        return [], f"debug probes not looked for: {_first_line(exc)}"
+    return [{"unique_id": p.unique_id, "description": p.description, "use": f"--probe {p.unique_id}"}
+            for p in probes], None
+
+
 def choose_probe(api, uid: str | None):
     probes = api.ConnectHelper.get_all_connected_probes(blocking=False, unique_id=uid)
     if len(probes) == 1:
