@@ -187,6 +187,7 @@ def test_an_energy_run_with_the_emulated_otii_matches_the_ground_truth(cli, tmp_
     ("no_licence=1", 20, "no Automation licence reserved"),
     ("server_version=2.8.4", 21, "Otii 2.8.4"),
     ("unplug_after=40", 20, "Device not connected"),
+    ("close_after=40", 20, "closed the connection"),
 ])
 def test_otii_faults_stop_the_run_with_one_line_and_the_run_directory(cli, tmp_path, reference, quirk, code,
                                                                       fragment):
@@ -195,7 +196,7 @@ def test_otii_faults_stop_the_run_with_one_line_and_the_run_directory(cli, tmp_p
     assert_one_line_error(result, code, fragment)
     run_dir = next(tmp_path.iterdir())
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
-    if quirk.startswith("unplug"):
+    if quirk.startswith(("unplug", "close")):
         assert Path(run_dir / "capture" / "energy.f4").stat().st_size > 0  # the samples before are kept
 
 

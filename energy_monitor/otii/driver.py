@@ -24,7 +24,7 @@ import threading
 import numpy as np
 
 from ..base import Capabilities, Chunk, Monitor
-from ..errors import MonitorDataError, MonitorFirmwareTooOld, MonitorRefused
+from ..errors import MonitorDataError, MonitorError, MonitorFirmwareTooOld, MonitorRefused
 from .protocol import OtiiConnection, parse_address
 
 RATES_HZ = (4000,)  # the Arc's main-current rate (arc_get_channel_samplerate tells the unit's own)
@@ -57,6 +57,7 @@ class Otii(Monitor):
         self.rate_hz: float | None = None
         self._recording_id = None
         self._project_id = None
+        self._stream_failed = False
         self._chunks: queue.Queue = queue.Queue()
         self._reader: threading.Thread | None = None
         self._halt = threading.Event()
@@ -137,7 +138,12 @@ class Otii(Monitor):
         self._halt.set()
         self._reader.join(timeout=5)
         self._reader = None
-        self._ask("project_stop_recording", project_id=self._project_id)
+        try:
+            self._ask("project_stop_recording", project_id=self._project_id)
+        except MonitorError:
+            if not self._stream_failed:
+                raise
+            # the stream already ended on the Otii going away; that error is the one to report
 
     def _data(self, channel: str, index: int, count: int) -> dict:
         return self._device("recording_get_channel_data", recording_id=self._recording_id, channel=channel,
@@ -154,6 +160,7 @@ class Otii(Monitor):
             while not self._halt.wait(_POLL_S):
                 self._fetch(reader)
         except Exception as exc:  # the capture reports it; the run stops with what was kept
+            self._stream_failed = True
             self._chunks.put(exc if isinstance(exc, MonitorDataError)
                              else MonitorDataError(f"Otii at {self.connection.where}: {exc}"))
 
