@@ -110,43 +110,12 @@ def memory() -> float:
     return ratio
 
 
-class PulseBench:
-    """A constant 40 mW load in real time, its timestamp pin low for 2 ms once a second."""
-
-    def __init__(self):
-        self.t0 = time.monotonic()
-        self._next_pulse = 1e6
-
-    def supply_v(self) -> float:
-        return 1.8
-
-    def horizon_us(self) -> float:
-        return (time.monotonic() - self.t0) * 1e6
-
-    def energy_at(self, times_us):
-        return 0.04 * np.asarray(times_us) * 1e-6
-
-    def pin_events_until(self, t_us):
-        events = []
-        while self._next_pulse <= t_us:
-            events += [(self._next_pulse, 0), (self._next_pulse + 2000, 1)]
-            self._next_pulse += 1e6
-        return events
-
-    def note(self, record):
-        pass
-
-    def set_power(self, on):
-        pass
-
-    def forget_before(self, t_us):
-        pass
-
-
 def _emulator(connection) -> None:
+    from monitor_figures import RealTimeBench  # a 40 mW load, its pin low for 2 ms once a second
+
     from energy_monitor.joulescope.emulator import JoulescopeEmulator
 
-    emulator = JoulescopeEmulator(PulseBench())
+    emulator = JoulescopeEmulator(RealTimeBench(power_w=0.04, pulse_us=2000))
     emulator.start()
     connection.send(emulator.url)
     connection.recv()  # until the parent is done

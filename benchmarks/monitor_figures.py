@@ -51,10 +51,10 @@ def accuracy(monitor: str) -> None:
 
 # -- streaming -------------------------------------------------------------------------------------
 class RealTimeBench:
-    """A constant load in real time; the timestamp pin pulses low for 1 ms every second."""
+    """A constant load in real time; the timestamp pin pulses low for pulse_us every second."""
 
-    def __init__(self, power_w: float = 0.02):
-        self.power_w, self.t0 = power_w, time.monotonic()
+    def __init__(self, power_w: float = 0.02, pulse_us: float = 1000):
+        self.power_w, self.pulse_us, self.t0 = power_w, pulse_us, time.monotonic()
         self.volts, self.powered, self._next_pulse_us = 1.8, False, 1e6
 
     def horizon_us(self):
@@ -70,7 +70,7 @@ class RealTimeBench:
     def pin_events_until(self, t_us):
         events = []
         while self._next_pulse_us <= t_us:
-            events += [(self._next_pulse_us, 0), (self._next_pulse_us + 1000, 1)]
+            events += [(self._next_pulse_us, 0), (self._next_pulse_us + self.pulse_us, 1)]
             self._next_pulse_us += 1e6
         return events
 

@@ -199,8 +199,8 @@ class RecordingReader:
         self.digital_read += len(values)
 
     def add_analog(self, current: dict, voltage: dict, rate_hz: float) -> Chunk | None:
-        amps = np.asarray(current["values"], dtype=np.float64)
-        volts = np.asarray(voltage["values"], dtype=np.float64)
+        amps = np.asarray(current["values"], dtype=np.float32)  # the capture's sample type
+        volts = np.asarray(voltage["values"], dtype=np.float32)
         if len(amps) != len(volts):
             raise MonitorDataError(f"the Otii sent {len(amps)} current and {len(volts)} voltage samples for one span")
         if self.t0 is None:
@@ -212,8 +212,7 @@ class RecordingReader:
         placed = [f for f in self._falls if (f - self.t0) / self.interval < self.samples_read]
         self._falls = self._falls[len(placed):]
         edges = [int((f - self.t0) / self.interval) for f in placed if f >= self.t0]  # before t0: not sampled
-        return Chunk(first_index=first, rate_hz=rate_hz, current_a=amps.astype(np.float32),
-                     voltage_v=volts.astype(np.float32), edges=edges)
+        return Chunk(first_index=first, rate_hz=rate_hz, current_a=amps, voltage_v=volts, edges=edges)
 
 
 def _version(text: str) -> tuple[int, ...]:

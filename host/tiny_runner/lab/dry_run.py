@@ -7,7 +7,8 @@ The real DUT's timestamp pin reaches no instrument, so the pin is placed from th
 that frame the timed region (tiny_protocol.md §6.3): the start edge when `m-infer-start-N`
 has arrived (the firmware pulses right after sending it), the end edge when `m-infer-done`
 began to arrive (the firmware pulses right before sending it), i.e. its arrival less its
-time on the wire. Between them the DUT draws the profile's compute current. Bench time is
+time on the wire. Between them the DUT draws the profile's compute current (the board's, or
+the nominal one lab/start.py names). Bench time is
 the wall clock held back by a margin, so an edge placed in the past by the wire time is
 still ahead of what the monitor has sampled.
 
@@ -35,8 +36,6 @@ from energy_monitor.pty_port import PtyPort
 from .bench_process import Bench, BenchConfig, announce, emulated_monitor, emulated_relay
 from .physics import Physics, PowerProfile
 
-# What a run reports when the board has no [simulation.power]: a typical Cortex-M at 3.3 V.
-NOMINAL_POWER_MA = {"boot_ma": 10.0, "idle_ma": 2.0, "uart_ma": 3.0, "compute_ma": 12.0}
 _LAG_US = 200_000.0  # bench time behind the wall clock: more than a line's wire time at 9600 baud
 _BITS_PER_BYTE = 10  # 8N1
 _START = b"m-infer-start-"
@@ -135,7 +134,7 @@ def serve_dry_run(config: BenchConfig) -> None:
         print(f"failed {json.dumps({'port': config.dut_url, 'reason': str(exc)})}", flush=True)
         raise SystemExit(2) from None
     timeline = WallTimeline()
-    physics = Physics(PowerProfile.from_ma(config.power_ma or NOMINAL_POWER_MA), timeline,
+    physics = Physics(PowerProfile.from_ma(config.power_ma), timeline,
                       Path(config.truth_path) if config.truth_path else None)
     bench = Bench(timeline, physics)
     reader = DutReader(dut, TimedRegion(physics, timeline, config.baud, config.pulse_hold_us))

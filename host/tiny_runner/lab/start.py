@@ -22,13 +22,14 @@ from ..image.installed import installed_image
 from ..model.info import model_info
 from ..model.reference import resolve_model
 from .bench_process import BenchConfig
-from .dry_run import NOMINAL_POWER_MA
 from .firmware import DEFAULT_PULSE_HOLD_US
 from .firmware_dut import FirmwareDut, qemu_command
 from .latency import LatencyModel
 from .launcher import VirtualBench
 
 DEFAULT_LAB_SPEED = 100.0
+# A dry run's current when the board has no [simulation.power]: a typical Cortex-M at 3.3 V.
+NOMINAL_POWER_MA = {"boot_ma": 10.0, "idle_ma": 2.0, "uart_ma": 3.0, "compute_ma": 12.0}
 DRY_RUN_VIOLATION = ("energy from an emulated monitor (a dry run of the wiring with --dry-run): the figures are the "
                      "emulation's, not a measurement of the DUT")
 
@@ -100,7 +101,8 @@ class WiringDryRun:
 
     def open(self, req, run_path: Path, log, progress) -> Bench:
         settings, board = self.settings, req.board
-        power_ma = board.simulation.get("power", {})
+        modelled = "power" in board.simulation
+        power_ma = board.simulation["power"] if modelled else dict(NOMINAL_POWER_MA)
         config = BenchConfig(
             benchmark_id=req.benchmark.id if req.benchmark else "", model_path="", inference_us=0.0, mode="energy",
             baud=req.baud, wiring="energy", power_ma=power_ma, monitor=settings.monitor,
@@ -114,10 +116,10 @@ class WiringDryRun:
                       monitor=Part(f"{settings.monitor}:{lab.ports['monitor']}", found, emulated=True),
                       records={"lab": {"dry_run": True, "dut": self.dut.spec, "monitor": settings.monitor,
                                        "monitor_quirks": settings.monitor_quirks, "relay": settings.relay,
-                                       "power_ma": power_ma or dict(NOMINAL_POWER_MA)}})
+                                       "power_ma": power_ma}})
         bench.description = (f"dry run of the energy wiring: the DUT on {self.dut.spec} behind an emulated "
                              f"pass-through board {bench.relay.spec} and an emulated {settings.monitor} "
-                             f"{lab.ports['monitor']}" + ("" if power_ma else " (nominal current profile)"))
+                             f"{lab.ports['monitor']}" + ("" if modelled else " (nominal current profile)"))
         return bench
 
 

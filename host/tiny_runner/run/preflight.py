@@ -115,17 +115,20 @@ def check_energy_options(opts: MeasureOptions, board) -> None:
         if given:
             raise UsageError(f"{given[0]} applies to energy mode only")
         return
-    if opts.dry_run:
-        check_dry_run(opts, board)
-        return
-    if opts.dut:
+    if opts.dry_run and board.virtual:
+        raise UsageError(f"--dry-run puts a real DUT behind emulated instruments; the virtual lab already emulates "
+                         f"{board.name}'s whole bench")
+    if opts.dut and not opts.dry_run:
         raise UsageError("energy mode reaches the DUT through --relay, not --dut (or --dry-run with the DUT's own "
                          "port)")
     kind, target = parse_spec(opts.monitor or DEFAULT_MONITOR)
     relay_kind, _, relay_port = (opts.relay or "").partition(":")
+    if opts.dry_run and (target or relay_port):
+        raise UsageError("--dry-run uses the virtual lab's emulated monitor and pass-through board: name them "
+                         f"without a port (--monitor {kind.name}, --relay {relay_kind or DEFAULT_RELAY})")
     if opts.relay:
         get_relay(relay_kind, opts.relay)  # a registered pass-through board, else UsageError naming them
-    if not board.virtual:
+    if opts.dry_run or not board.virtual:
         return
     # A virtual board is measured on the virtual lab's own emulated instruments, or, given the
     # pass-through board's port, through an outside bench (a served lab, a remote one) like a real board.
@@ -136,21 +139,6 @@ def check_energy_options(opts: MeasureOptions, board) -> None:
         raise UsageError(f"the virtual lab wires its own emulated monitor: name it alone ({' | '.join(plugins())}), "
                          "or give the pass-through board's port too (--relay ifboard:PORT) to measure through an "
                          "outside bench")
-
-
-def check_dry_run(opts: MeasureOptions, board) -> None:
-    """--dry-run: a real board's DUT on its own port, the monitor and pass-through board the
-    virtual lab's emulated ones."""
-    if board.virtual:
-        raise UsageError(f"--dry-run puts a real DUT behind emulated instruments; the virtual lab already emulates "
-                         f"{board.name}'s whole bench")
-    kind, target = parse_spec(opts.monitor or DEFAULT_MONITOR)
-    relay_kind, _, relay_port = (opts.relay or "").partition(":")
-    if target or relay_port:
-        raise UsageError("--dry-run uses the virtual lab's emulated monitor and pass-through board: name them "
-                         f"without a port (--monitor {kind.name}, --relay {relay_kind or DEFAULT_RELAY})")
-    if opts.relay:
-        get_relay(relay_kind, opts.relay)
 
 
 def check_energy_bench(opts: MeasureOptions, board, monitor: str, relay: str | None) -> None:
@@ -306,30 +294,29 @@ def dry_run_bench(opts: MeasureOptions, board, bench: BenchFile | None, monitor:
     instruments the options name."""
     check_energy_bench(opts, board, monitor, opts.relay)
     url, found_by = dut_port(opts, board)
-    named_by = f"dut {url} named by bench {bench.name} ({bench.path})" if bench else None
     settings = LabSettings(monitor=monitor, relay=opts.relay or DEFAULT_RELAY,
                            monitor_quirks=parse_monitor_quirks(opts.lab_monitor_quirk, monitor))
-    return WiringDryRun(Part(url, found_by.get("dut") or named_by), settings,
+    return WiringDryRun(bench_part("dut", url, found_by.get("dut"), bench), settings,
                         described=bench.describe() if bench else None)
 
 
 def ports_bench(opts: MeasureOptions, board, bench: BenchFile | None) -> PortsBench:
     """The bench of ports: those named (as options or by the bench file), and, on a real board,
     what detection finds for those not named."""
-    named_by = f"named by bench {bench.name} ({bench.path})" if bench else None
-
-    def part(name: str, spec: str, found_by: str | None) -> Part:
-        return Part(spec, found_by or (f"{name} {spec} {named_by}" if named_by else None))
-
     described = bench.describe() if bench else None
     if opts.mode != "energy":
         url, found_by = dut_port(opts, board)
-        return PortsBench(dut=part("dut", url, found_by.get("dut")), described=described)
+        return PortsBench(dut=bench_part("dut", url, found_by.get("dut"), bench), described=described)
     monitor, relay, found_by = energy_bench(opts, board)
     check_energy_bench(opts, board, monitor or DEFAULT_MONITOR, relay)
-    return PortsBench(relay=part("relay", relay, found_by.get("relay")),
-                      monitor=part("monitor", monitor or DEFAULT_MONITOR, found_by.get("monitor")),
+    return PortsBench(relay=bench_part("relay", relay, found_by.get("relay"), bench),
+                      monitor=bench_part("monitor", monitor or DEFAULT_MONITOR, found_by.get("monitor"), bench),
                       described=described)
+
+
+def bench_part(name: str, spec: str, found_by: str | None, bench: BenchFile | None) -> Part:
+    """A port as a Part, with how it was found: by detection, by the bench file, or named as an option."""
+    return Part(spec, found_by or (f"{name} {spec} named by bench {bench.name} ({bench.path})" if bench else None))
 
 
 def dut_port(opts: MeasureOptions, board) -> tuple[str | None, dict[str, str]]:
