@@ -29,7 +29,7 @@ def test_serial_monitors_are_matched_by_vid_pid(monkeypatch, capsys):
     attached = {m["spec"]: m for m in data["attached"]}
     assert set(attached) == {"lpm01a:/dev/ttyACM0", "ppk2:/dev/ttyACM1"}
     assert attached["ppk2:/dev/ttyACM1"]["usb"] == "USB 1915:C00A"
-    assert [m["spec"] for m in data["virtual"]] == ["lpm01a", "otii", "ppk2", "joulescope"]
+    assert [m["spec"] for m in data["virtual"]] == ["lpm01a", "otii", "ppk2", "stlink-v3pwr", "joulescope"]
 
 
 def test_joulescopes_come_from_the_driver(monkeypatch, capsys):

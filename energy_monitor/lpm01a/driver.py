@@ -112,7 +112,7 @@ class Lpm01a(Monitor):
         try:
             self._port.write(text.encode("ascii") + b"\r\n")
         except (serial.SerialException, OSError) as exc:
-            raise MonitorNotResponding(f"write to LPM01A {self.url} failed: {exc}") from None
+            raise MonitorNotResponding(f"write to {self.capabilities.model} {self.url} failed: {exc}") from None
 
     def _drain(self, quiet_s: float) -> None:
         last = time.monotonic()
@@ -188,12 +188,15 @@ class Lpm01a(Monitor):
     def stop(self) -> None:
         if not self._streaming:
             return
-        self._write("stop")  # acked inconsistently across firmware; the stream's end is the answer
+        try:
+            self._write("stop")  # acked inconsistently across firmware; the stream's end is the answer
+        except MonitorNotResponding:  # the port is gone: the reader has said so, and that error stands
+            self._streaming = self._stream_open = False
+            return
         deadline = time.monotonic() + max(self.ack_timeout_s, 5.0)
         while self._streaming and time.monotonic() < deadline:
             time.sleep(0.01)
         self._streaming = False
-
 
     # -- the reader thread ---------------------------------------------------------------------
     def _read_loop(self) -> None:
@@ -202,7 +205,7 @@ class Lpm01a(Monitor):
             try:
                 data = self._port.read(max(self._port.in_waiting, 1))
             except (serial.SerialException, OSError) as exc:
-                self._chunks.put(MonitorDataError(f"LPM01A at {self.url} went away: {exc}"))
+                self._chunks.put(MonitorDataError(f"{self.capabilities.model} at {self.url} went away: {exc}"))
                 return
             if not data:
                 continue

@@ -59,6 +59,7 @@ def _number(text: str) -> float:
 
 
 class Lpm01aEmulator(PtyInstrument):
+    voltage_range_mv = VOLTAGE_RANGE_MV
     def __init__(self, bench, *, quirks: Quirks | None = None, seed: int = 0,
                  board_id: str = "540554545-1430736921-1900587"):
         super().__init__("lpm01a-emulator")
@@ -199,7 +200,7 @@ class Lpm01aEmulator(PtyInstrument):
         if args[0] == "get":
             return self._ack(text, f"{self.voltage_mv}m")
         millivolts = round(_number(args[0]) * 1000)
-        low, high = VOLTAGE_RANGE_MV
+        low, high = self.voltage_range_mv
         if not low <= millivolts <= high:
             raise ValueError(f"{millivolts} mV outside {low}..{high} mV")
         self.voltage_mv = millivolts
@@ -275,7 +276,7 @@ class Lpm01aEmulator(PtyInstrument):
         after: dict[int, list[bytes]] = {}
         for t in edges:
             after.setdefault(int((t - self._start_us) // period_us), []).append(self._event())
-        for index in range(first + 999 - (first + 999) % 1000, first + count, 1000):
+        for index in range(first + (999 - first % 1000) % 1000, first + count, 1000):  # the 1000th, 2000th... sample
             after.setdefault(index, []).append(self._timestamp(index + 1))
         out = bytearray()
         position = first
