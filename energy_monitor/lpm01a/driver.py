@@ -217,28 +217,36 @@ class Lpm01a(Monitor):
         Returns an incomplete shell line to be continued by the next read."""
         while data:
             if self._stream_open:
-                try:
-                    outputs = self._parser.feed(data)
-                except ValueError as exc:
-                    self._chunks.put(MonitorDataError(f"LPM01A at {self.url}: unreadable stream: {exc}"))
-                    outputs = []
-                for parsed in outputs:
-                    self._deliver(parsed)
-                data = self._parser.take_leftover()
-                if self._parser.ended:
-                    self._stream_open = self._streaming = False
+                data = self._feed_stream(data)
                 continue
             newline = data.find(b"\n")
             if newline < 0:
                 return data
-            line = data[:newline].rstrip(b"\r").replace(b"\x00", b"").decode("latin-1")
+            self._shell_line(data[:newline].rstrip(b"\r"))
             data = data[newline + 1:]
-            if line:
-                self.log("<", line)
-                self._replies.put(line)
-            if self._streaming and line.startswith(f"{PROMPT}ack start"):
-                self._stream_open = True
         return b""
+
+    def _feed_stream(self, data: bytes) -> bytes:
+        """Stream bytes to the parser and its samples out as chunks; returns the bytes after the
+        acquisition's end (shell output again)."""
+        try:
+            outputs = self._parser.feed(data)
+        except ValueError as exc:
+            self._chunks.put(MonitorDataError(f"{self.capabilities.model} at {self.url}: unreadable stream: {exc}"))
+            outputs = []
+        for parsed in outputs:
+            self._deliver(parsed)
+        if self._parser.ended:
+            self._stream_open = self._streaming = False
+        return self._parser.take_leftover()
+
+    def _shell_line(self, raw: bytes) -> None:
+        line = raw.replace(b"\x00", b"").decode("latin-1")
+        if line:
+            self.log("<", line)
+            self._replies.put(line)
+        if self._streaming and line.startswith(f"{PROMPT}ack start"):
+            self._stream_open = True
 
     def _deliver(self, parsed) -> None:
         for message in parsed.messages:

@@ -185,31 +185,17 @@ class StlinkV3pwr(Lpm01a):
         self.command("start")
 
     # -- the reader thread ---------------------------------------------------------------------
-    def _consume(self, data: bytes) -> bytes:
-        """Shell lines (and each reply's closing blank line) to the reply queue, stream bytes to the
-        parser; returns an unfinished line."""
-        while data:
-            if self._stream_open:
-                for parsed in self._parser.feed(data):
-                    self._deliver(parsed)
-                data = self._parser.take_leftover()
-                if self._parser.ended:
-                    self._stream_open = self._streaming = False
-                continue
-            newline = data.find(b"\n")
-            if newline < 0:
-                return data
-            line = strip_prompt(data[:newline].rstrip(b"\r").decode("latin-1")).strip()
-            data = data[newline + 1:]
-            if line:
-                self.log("<", line)
-            self._replies.put(line)
-            if self._streaming and line.startswith("ack start"):
-                self._awaiting_blank = True
-            elif self._awaiting_blank and not line:
-                self._awaiting_blank, self._stream_open = False, True
-        return b""
-
+    def _shell_line(self, raw: bytes) -> None:
+        """Each line, and each reply's closing blank line, to the reply queue; the blank line after
+        `ack start` opens the stream."""
+        line = strip_prompt(raw.decode("latin-1")).strip()
+        if line:
+            self.log("<", line)
+        self._replies.put(line)
+        if self._streaming and line.startswith("ack start"):
+            self._awaiting_blank = True
+        elif self._awaiting_blank and not line:
+            self._awaiting_blank, self._stream_open = False, True
 
 def answers_powershield(url: str, timeout_s: float = 1.0) -> str | None:
     """The probe id if the port answers `powershield` as a V3PWR's power port does, else None."""
