@@ -7,6 +7,10 @@ by each driver, never guessed from its name.
 Samples arrive in Chunks. Sample indices are absolute and count from 0 at start(): a chunk
 holds samples [first_index, first_index + len). Edges of the timestamp input are reported as
 the absolute index of the sample during which the edge happened.
+
+An instrument with no edge input (an SMU) declares `edges="host"`: the runner times the DUT's
+`m-infer-start` / `m-infer-done` lines on the host's clock and asks the driver which sample
+each instant falls in (`index_at`); `edge_uncertainty_s` is how far that can be off.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class Capabilities:
     sample_rates_hz: tuple[float, ...]
     output: str  # "energy" (joules per sample) or "current_voltage" (A and V per sample)
     timestamp_input: str  # where the DUT's timestamp GPIO goes, e.g. "D7"
+    edges: str = "stream"  # "stream": edges come in the samples; "host": placed from the DUT's lines (index_at)
 
 
 @dataclass
@@ -88,6 +93,12 @@ class Monitor(ABC):
         if isinstance(item, Exception):
             raise item
         return item
+
+    edge_uncertainty_s = 0.0  # host-placed edges: how far index_at's instant may be from the sample's
+
+    def index_at(self, host_time_s: float) -> float:
+        """The (fractional) sample index at a time.monotonic() instant, for `edges="host"` monitors."""
+        raise NotImplementedError(f"{self.capabilities.model} reports its edges in the sample stream")
 
     @abstractmethod
     def stop(self) -> None:

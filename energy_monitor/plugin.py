@@ -78,6 +78,9 @@ class MonitorPlugin:
     # its emulator answers the instrument's own driver at an address (a pty, a TCP server), so
     # `lab serve` can serve it to another host; None: so when it is a serial port
     servable: bool | None = None
+    # False: it has no timestamp input and the host times the edges (Capabilities.edges == "host"),
+    # so the virtual lab runs it in real time
+    edge_input: bool = True
 
     @property
     def supplies_dut(self) -> bool:

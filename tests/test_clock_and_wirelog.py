@@ -44,6 +44,22 @@ def test_running_late_never_adds_virtual_time():
     assert clock.now_us() == 1000  # the hiccup is not in the work's duration
 
 
+def test_a_real_time_clock_takes_lateness_out_of_the_next_wait():
+    """Host-timed edges (an SMU) need the DUT's time never to fall behind the wall clock."""
+    wall = FakeWall()
+    clock = VirtualClock(1.0, wall=wall, sleep=wall.sleep, realtime=True)
+    clock.spend(1000)
+    wall.t += 0.005  # woke 5 ms late
+    clock.spend(10_000)  # the next 10 ms of work sleeps only 5 ms
+    assert clock.now_us() == 11_000 and wall.t == pytest.approx(100.011)
+    clock.wait_begin()
+    wall.t += 0.5
+    clock.idle()
+    assert clock.now_us() == pytest.approx(511_000, abs=1)  # still on the wall clock
+    with pytest.raises(ValueError, match="speed 1"):
+        VirtualClock(2.0, realtime=True)
+
+
 def test_escape_roundtrip_every_byte():
     data = bytes(range(256)) + b"\\x41\r\n"
     assert unescape(escape(data)) == data

@@ -33,7 +33,7 @@ def energy_run(tmp_path, *options: str, board: str = BOARD):
 
 def test_the_toy_monitor_is_listed_from_its_declaration():
     virtual = toy_cli("monitors", "--json").json()["virtual"]
-    assert [m["spec"] for m in virtual] == ["lpm01a", "otii", "ppk2", "stlink-v3pwr", "toy", "joulescope"]
+    assert [m["spec"] for m in virtual] == ["lpm01a", "otii", "ppk2", "scpi", "stlink-v3pwr", "toy", "joulescope"]
     toy = next(m for m in virtual if m["spec"] == "toy")
     assert toy["description"] == "emulated Toy Instruments' made-up energy meter (a plug-in from outside tiny-runner)"
     help_text = toy_cli("measure", "--help").stdout
@@ -88,7 +88,8 @@ def test_a_plug_in_that_cannot_be_loaded_is_named_where_it_is_asked_for(tmp_path
     assert listing.code == 0 and "Traceback" not in listing.stderr  # the others still work
     reason = "energy monitor plug-in 'broken' (no_such_module.plugin:PLUGIN) cannot be loaded: ModuleNotFoundError"
     assert any(note.startswith(reason) for note in listing.json()["notes"])
-    assert [m["spec"] for m in listing.json()["virtual"]] == ["lpm01a", "otii", "ppk2", "stlink-v3pwr", "joulescope"]
+    assert [m["spec"] for m in listing.json()["virtual"]] == ["lpm01a", "otii", "ppk2", "scpi", "stlink-v3pwr",
+                                                              "joulescope"]
     result = run_cli("measure", "--board", BOARD, "-b", "kws", "--mode", "energy", "--monitor", "broken",
                      "--out", str(tmp_path / "runs"), env=with_plugins(tmp_path))
     assert_one_line_error(result, 2, reason)

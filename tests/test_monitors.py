@@ -14,6 +14,15 @@ from serial.tools import list_ports
 from tiny_runner.cli import main
 
 
+@pytest.fixture(autouse=True)
+def no_visa_interfaces(monkeypatch):
+    """These tests fake the machine's USB devices and serial ports, which pyvisa-py's listing
+    reads too (and fails on the fakes); the SCPI scan has its own tests."""
+    import energy_monitor.scpi.plugin as scpi_plugin
+
+    monkeypatch.setattr(scpi_plugin, "_visa_sessions", lambda: iter(()))
+
+
 def port(device, vid, pid, serial="X1", description="dev"):
     return SimpleNamespace(device=device, vid=vid, pid=pid, serial_number=serial, description=description)
 
@@ -29,7 +38,7 @@ def test_serial_monitors_are_matched_by_vid_pid(monkeypatch, capsys):
     attached = {m["spec"]: m for m in data["attached"]}
     assert set(attached) == {"lpm01a:/dev/ttyACM0", "ppk2:/dev/ttyACM1"}
     assert attached["ppk2:/dev/ttyACM1"]["usb"] == "USB 1915:C00A"
-    assert [m["spec"] for m in data["virtual"]] == ["lpm01a", "otii", "ppk2", "stlink-v3pwr", "joulescope"]
+    assert [m["spec"] for m in data["virtual"]] == ["lpm01a", "otii", "ppk2", "scpi", "stlink-v3pwr", "joulescope"]
 
 
 def test_joulescopes_come_from_the_driver(monkeypatch, capsys):

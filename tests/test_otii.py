@@ -9,18 +9,17 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
-from energy_monitor.errors import MonitorDataError, MonitorFirmwareTooOld, MonitorRefused
+from energy_monitor.errors import MonitorFirmwareTooOld, MonitorRefused
 from energy_monitor.otii.driver import Otii
 from energy_monitor.otii.emulator import DEVICE, Faults, OtiiEmulator
 from energy_monitor.otii.protocol import parse_address
-from support.power_bench import PinBench
+from support.power_bench import PinBench, read_for
 
 BOARD = "virtual-l4r5zi"
 
@@ -112,21 +111,13 @@ def capture(faults: Faults, seconds: float = 0.8):
     bench = SuppliedPinBench(0.02, edge_offsets_us=(100_000, 350_030), speed=1)
     emulator = OtiiEmulator(bench, faults=faults)
     emulator.start()
-    chunks, error = [], None
     try:
         otii = Otii(emulator.address)
         otii.open()
         otii.set_voltage(1800)
         otii.power(True)
         otii.start(4000)
-        deadline = time.monotonic() + seconds
-        try:
-            while time.monotonic() < deadline:
-                chunk = otii.read_chunk(0.1)
-                if chunk is not None:
-                    chunks.append(chunk)
-        except MonitorDataError as exc:
-            error = exc
+        chunks, error = read_for(otii, seconds)
         otii.close()
     finally:
         emulator.shutdown()

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..line_server import LineServer
 
 RATE_HZ = 4000
 DEVICE = {"device_id": "Arc0000000000000000000000000000000001", "name": "Arc", "type": "Arc"}
@@ -39,62 +40,38 @@ class Faults:
         return cls(**data)
 
 
-class OtiiEmulator:
+class OtiiEmulator(LineServer):
+    terminator = b"\r\n"
+    name = "otii"
+
     def __init__(self, bench, *, faults: Faults | None = None, seed: int = 0):
+        super().__init__()
         self.bench = bench
         self.faults = faults or Faults()
         self._rng = np.random.default_rng(seed)
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self._server.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._serve, name="otii-emulator", daemon=True)
-        self._stop = threading.Event()
+        self.address = f"127.0.0.1:{self.port}"
         self._answers = 0
         self._data_requests = 0
         self.main_v = 3.3
         self._recording: Recording | None = None
         self._recordings = 0
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._server.close()
-        self._thread.join(timeout=2)
-
     # -- the connection ------------------------------------------------------------------------
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except OSError:
-                return
-            with conn:
-                self._talk(conn)
-
-    def _talk(self, conn: socket.socket) -> None:
+    def _greet(self, conn: socket.socket) -> None:
         info = {"otii_version": self.faults.server_version, "protocol_version": "0.1", "server": "otii-server"}
         self._send(conn, {"type": "information", "info": "connected", "data": info})
-        pending = b""
-        while not self._stop.is_set():
-            try:
-                data = conn.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            pending += data
-            while b"\r\n" in pending:
-                line, pending = pending.split(b"\r\n", 1)
-                request = json.loads(line)
-                reply = self._answer(request)
-                if reply is None:
-                    return  # the close_after fault: the connection drops
-                self._answers += 1
-                if self.faults.progress_every and self._answers % self.faults.progress_every == 0:
-                    self._send(conn, {"type": "progress", "cmd": request["cmd"], "trans_id": request.get("trans_id"),
-                                      "data": {"progress": 50}})
-                self._send(conn, reply)
+
+    def _line(self, conn: socket.socket, line: bytes) -> bool:
+        request = json.loads(line)
+        reply = self._answer(request)
+        if reply is None:
+            return False  # the close_after fault: the connection drops
+        self._answers += 1
+        if self.faults.progress_every and self._answers % self.faults.progress_every == 0:
+            self._send(conn, {"type": "progress", "cmd": request["cmd"], "trans_id": request.get("trans_id"),
+                              "data": {"progress": 50}})
+        self._send(conn, reply)
+        return True
 
     @staticmethod
     def _send(conn: socket.socket, message: dict) -> None:

@@ -49,3 +49,18 @@ class PinBench(ConstantBench):
 
     def pin_events_until(self, t_us):
         return [event for edge in self.falling_edges_until(t_us) for event in ((edge, 0), (edge + 2000, 1))]
+
+
+def read_for(monitor, seconds: float, poll_s: float = 0.1):
+    """The chunks a started monitor delivers in `seconds`, and the MonitorDataError that ended
+    the reading early (or None)."""
+    from energy_monitor.errors import MonitorDataError
+
+    chunks, deadline = [], time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            if (chunk := monitor.read_chunk(poll_s)) is not None:
+                chunks.append(chunk)
+    except MonitorDataError as exc:
+        return chunks, exc
+    return chunks, None

@@ -86,6 +86,7 @@ def run_serve(args) -> int:
         mode=mode,
         baud=board.baud(mode),
         speed=speed,
+        realtime=speed == 1,  # outside hosts time the DUT's lines by their own clock: it must not fall behind
         vendor=board.vendor_string,
         boot_us=int(board.simulation.get("boot_us", 0)),
         pulse_hold_us=float(board.simulation.get("pulse_hold_us", DEFAULT_PULSE_HOLD_US)),

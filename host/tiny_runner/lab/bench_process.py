@@ -38,6 +38,7 @@ class BenchConfig:
     mode: str = "performance"  # the firmware build: performance or energy
     baud: int = 115_200  # the firmware's UART rate
     speed: float = 100.0
+    realtime: bool = False  # the DUT's time kept on the wall clock (lab/clock.py), for host-timed edges
     timer_start_us: int = 0
     vendor: str = "unspecified"
     boot_us: int = 0
@@ -120,7 +121,7 @@ class Bench:
 def serve(config: BenchConfig, control: bool = True) -> None:
     """Run until `quit` on stdin (control=True) or until killed (stand-alone serving)."""
     model = TflmModel(Path(config.model_path))
-    clock = VirtualClock(config.speed, config.timer_start_us)
+    clock = VirtualClock(config.speed, config.timer_start_us, realtime=config.realtime)
     energy = config.wiring == "energy"
     physics = bench = monitor = board = None
     if energy:

@@ -6,6 +6,10 @@ take that long, scaled. While the DUT waits for the host, virtual time passes at
 speed. A timed window is pure activity, so it never depends on the speed or host scheduling;
 running late never adds virtual time.
 
+A real-time clock (`realtime=True`, at speed 1) never lets the DUT's time fall behind the wall
+clock: lateness is not re-anchored away but taken out of the next wait. The host can then time
+the DUT's lines on its own clock, as it must for a monitor with no edge input (an SMU).
+
 Other devices of the bench (an energy monitor) run in their own threads and ask `horizon_us()`:
 how far the bench's virtual time is settled. While the DUT is busy that is the end of what it
 has committed to; while it waits it is the wall-clock mapping.
@@ -29,10 +33,14 @@ class VirtualClock:
         *,
         wall: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        realtime: bool = False,
     ):
         if not speed > 0:
             raise ValueError("the lab speed factor must be > 0")
+        if realtime and speed != 1:
+            raise ValueError("a real-time lab clock runs at speed 1")
         self.speed = speed
+        self.realtime = realtime
         self._us = float(start_us)  # the DUT's counter
         self._wall = wall
         self._sleep = sleep
@@ -79,7 +87,7 @@ class VirtualClock:
         if target_wall - now > _MIN_SLEEP_S:
             self._sleep(target_wall - now)
             now = self._wall()
-        if now > target_wall + _MIN_SLEEP_S:
+        if now > target_wall + _MIN_SLEEP_S and not self.realtime:
             with self._lock:  # late: re-anchor so the lateness is not virtual time
                 self._anchor_us, self._anchor_wall = self._us, now
 

@@ -53,7 +53,8 @@ class TcpEndpoint:
 
 
 class PacedUart:
-    """Bytes leave at baud/10 per virtual second: the clock is spent after each write."""
+    """Bytes leave at baud/10 per virtual second: a write is delivered once its wire time has
+    passed, as the last byte of a real UART's, so a host that times lines sees them when it would."""
 
     def __init__(self, endpoint, baud: int, clock: VirtualClock):
         self.endpoint = endpoint
@@ -64,8 +65,8 @@ class PacedUart:
         return count * BITS_PER_BYTE * 1e6 / self.baud
 
     def write(self, data: bytes) -> None:
-        self.endpoint.write(data)
         self.clock.spend(self.byte_time_us(len(data)), "uart")
+        self.endpoint.write(data)
 
     def received(self, count: int) -> None:
         """Incoming bytes also took their wire time to arrive before the firmware sees them."""

@@ -46,6 +46,7 @@ class LabSettings:
     faults: dict = field(default_factory=dict)
     firmware_mode: str | None = None  # None: the build this run needs
     monitor_quirks: dict = field(default_factory=dict)
+    realtime: bool = False  # the lab's time on the wall clock, for a monitor whose edges the host times
 
 
 @dataclass
@@ -67,6 +68,9 @@ class VirtualLab:
                 log(f"lab speed lowered from x{settings.speed:g} to x{fastest:g} so the emulated {kind.name} keeps "
                     f"up with {rate:,.0f} samples/s")
                 settings = replace(settings, speed=fastest)
+            if not kind.edge_input and not req.board.firmware_port:
+                log(f"the {kind.name} has no timestamp input: the host times the edges, so the lab runs in real time")
+                settings = replace(settings, speed=1.0, realtime=True)
         lab, record = start_lab(req, settings, run_path, log, progress)
 
         def record_executions(bench: Bench) -> None:
@@ -142,6 +146,7 @@ def start_lab(req, settings: LabSettings, run_path: Path, log, progress):
         mode=settings.firmware_mode or ("energy" if energy else "performance"),
         baud=baud,
         speed=settings.speed,
+        realtime=settings.realtime,
         timer_start_us=settings.timer_start_us,
         vendor=req.board.vendor_string,
         boot_us=int(req.board.simulation.get("boot_us", 0)),
@@ -164,6 +169,8 @@ def start_lab(req, settings: LabSettings, run_path: Path, log, progress):
     }
     if energy:
         record.update(monitor=monitor, monitor_quirks=settings.monitor_quirks)
+    if settings.realtime:  # only then: the lab's record keeps its layout for every other run
+        record["realtime"] = True
     return VirtualBench(config, run_path / "virtual-lab.log"), record
 
 

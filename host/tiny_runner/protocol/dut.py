@@ -70,6 +70,8 @@ class InferReply:
     results: list[float]
     results_line: str
     lines: list[str] = field(default_factory=list)
+    # when `m-infer-start-N` and `m-infer-done` came in (time.monotonic()), for monitors with no edge input
+    arrived: dict[str, float] = field(default_factory=dict)
 
     @property
     def elapsed_us(self) -> int | None:
@@ -124,6 +126,7 @@ class DutClient:
         # False: neither banner nor `timestamp%` told the mode; the first `infer` reply does (lap lines or not)
         self.firmware_mode_known = True
         self.on_mode_learnt = None  # called with the mode the first `infer` reply showed
+        self.arrivals: list[float | None] = []  # when each line of the last reply came in (time.monotonic())
 
     # -- the basic exchange ----------------------------------------------------------------
     def read_banner(self, timeout_s: float, first_line_s: float | None = None) -> Banner | None:
@@ -158,6 +161,7 @@ class DutClient:
         self.link.send(command.encode("ascii") + b"%")
         deadline = time.monotonic() + timeout_s
         lines: list[str] = []
+        self.arrivals = []
         while True:
             line = self.link.read_line(deadline)
             if line is None:
@@ -170,6 +174,7 @@ class DutClient:
             if line == READY:
                 break
             lines.append(line)
+            self.arrivals.append(getattr(self.link, "line_arrived", None))
         if _is_banner(lines):
             self._booted(lines, f"instead of answering {command + '%'!r}")
             raise DutTimeout(f"{self.link.url} was still booting and ignored {command + '%'!r}")
@@ -372,6 +377,8 @@ class DutClient:
             raise FirmwareMismatch(
                 "the DUT printed m-lap-us timestamps: it runs performance-mode firmware, but this is an energy run"
             )
+        arrived = {key: self.arrivals[lines.index(line)] for key, line in
+                   (("start", expected_start), ("done", "m-infer-done"))}
         return InferReply(
             iterations=iterations,
             warmup=warmup,
@@ -379,6 +386,7 @@ class DutClient:
             results=parse_results(results[0]),
             results_line=results[0],
             lines=lines,
+            arrived={key: value for key, value in arrived.items() if value is not None},
         )
 
     def results(self) -> list[float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 
 import serial
 
@@ -25,6 +26,9 @@ class Link:
         self.baud = baud
         self.wire_log = wire_log
         self._pending = bytearray()
+        self._taken = 0  # bytes received before _pending[0]
+        self._arrivals: deque[tuple[int, float]] = deque()  # (bytes received up to the end of a read, when)
+        self.line_arrived: float | None = None  # time.monotonic() the last line read_line returned came in
         try:
             self._port = _open(url, baud)
         except (serial.SerialException, ValueError, OSError) as exc:
@@ -59,10 +63,22 @@ class Link:
             raise PortError(f"read from {self.url} failed: {_reason(exc)}") from None
         if not data:
             return False
+        arrived = time.monotonic()
         if self.wire_log:
             self.wire_log.record(FROM_DEVICE, data)
         self._pending += data
+        self._arrivals.append((self._taken + len(self._pending), arrived))
         return True
+
+    def _consume(self, count: int) -> None:
+        """Forget the first count pending bytes; line_arrived becomes when the last of them came."""
+        last = self._taken + count - 1
+        while self._arrivals and self._arrivals[0][0] <= last:
+            self._arrivals.popleft()
+        if count:
+            self.line_arrived = self._arrivals[0][1] if self._arrivals else None
+        del self._pending[:count]
+        self._taken += count
 
     def read_line(self, deadline: float) -> str | None:
         """The next line (without CR LF), or None if the deadline (time.monotonic) passed first."""
@@ -70,7 +86,7 @@ class Link:
             newline = self._pending.find(b"\n")
             if newline >= 0:
                 raw = bytes(self._pending[:newline])
-                del self._pending[: newline + 1]
+                self._consume(newline + 1)
                 if raw.endswith(b"\r"):
                     raw = raw[:-1]
                 return raw.decode("latin-1")
@@ -88,7 +104,7 @@ class Link:
                 if self._fill(block=True):
                     quiet_since = time.monotonic()
         data = bytes(self._pending)
-        self._pending.clear()
+        self._consume(len(data))
         return data
 
     def partial(self) -> bytes:

@@ -57,6 +57,7 @@ class RelayLink:
         self.board = board
         self.link = board.link
         self.url = f"{board.kind}:{board.link.url}"
+        self.line_arrived: float | None = None  # when the last DUT line came in (the host's clock)
 
     def send(self, data: bytes) -> None:
         if not data.endswith(b"%"):
@@ -67,6 +68,7 @@ class RelayLink:
         while True:
             line = self.link.read_line(deadline)
             if line is None or line.startswith(DUT_PREFIX):
+                self.line_arrived = self.link.line_arrived
                 return None if line is None else line[len(DUT_PREFIX):]
             self.board.note(line)  # the board's own output between DUT lines
 

@@ -133,6 +133,23 @@ class Capture:
             self.last_data_wall = time.monotonic()
             self._lock.notify_all()
 
+    def place_edge(self, index: int) -> Edge:
+        """An edge the runner placed itself (a monitor with no edge input), at a sample already
+        received: its cumulative energy is the running total less the samples after it on disk."""
+        with self._lock:
+            if not 0 <= index < self.received:
+                raise ValueError(f"sample {index} is not in the capture (0..{self.received - 1})")
+            self._samples.flush()
+            after = np.fromfile(self.directory / "energy.f4", dtype=SAMPLE_DTYPE, count=self.received - index,
+                                offset=index * np.dtype(SAMPLE_DTYPE).itemsize)
+            sample = float(np.nan_to_num(after[0]))
+            edge = Edge(index, self._total - float(np.nansum(after[1:], dtype=np.float64)), sample)
+            self.edges.append(edge)
+            self._edges_file.write(json.dumps({"index": edge.index, "cumulative_j": edge.cumulative_j,
+                                               "placed_by": "host"}) + "\n")
+            self._edges_file.flush()
+            return edge
+
     # -- questions the energy procedure asks -------------------------------------------------------
     def wait(self, predicate, timeout_s: float) -> bool:
         """Block until predicate(self) holds (under the lock) or the timeout passes."""
