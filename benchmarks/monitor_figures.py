@@ -2,6 +2,7 @@
 
     python benchmarks/monitor_figures.py accuracy --monitor otii   energy mode, all four benchmarks
     python benchmarks/monitor_figures.py stream --monitor otii     top rate for 300 s (and 30 s)
+    ... --monitor scpi --quirk model=2450                          an emulator switch, for both
 
 accuracy: `tiny-runner measure --mode energy` on the virtual lab for kws, vww, ic and ad with
   the monitor, and with the LPM01A for comparison. Printed per benchmark: the largest window
@@ -29,20 +30,21 @@ BENCHMARKS = ("kws", "vww", "ic", "ad")
 BOARD = "virtual-l4r5zi"
 
 
-def measure(monitor: str, benchmark: str, out: Path) -> dict:
+def measure(monitor: str, benchmark: str, out: Path, quirks=()) -> dict:
+    switches = [arg for quirk in quirks for arg in ("--lab-monitor-quirk", quirk)]
     result = subprocess.run([sys.executable, "-m", "tiny_runner", "measure", "--board", BOARD, "-b", benchmark,
-                             "--mode", "energy", "--monitor", monitor, "--json", "-q", "--out", str(out)],
+                             "--mode", "energy", "--monitor", monitor, "--json", "-q", "--out", str(out), *switches],
                             capture_output=True, text=True, check=False)
     if result.returncode not in (0, 3):
         sys.exit(f"{monitor} {benchmark}: {result.stderr.strip()}")
     return json.loads(result.stdout)
 
 
-def accuracy(monitor: str) -> None:
+def accuracy(monitor: str, quirks=()) -> None:
     print(f"{'benchmark':>9} {'uJ/inf':>12} {'LPM01A':>12} {'vs LPM01A':>10} {'worst window vs truth':>22} valid")
     with tempfile.TemporaryDirectory() as folder:
         for benchmark in BENCHMARKS:
-            data = measure(monitor, benchmark, Path(folder))
+            data = measure(monitor, benchmark, Path(folder), quirks)
             reference = measure("lpm01a", benchmark, Path(folder))
             ours, theirs = data["median_energy_uj_per_inf"], reference["median_energy_uj_per_inf"]
             print(f"{benchmark:>9} {ours:>12.3f} {theirs:>12.3f} {100 * (ours / theirs - 1):>+9.3f}% "
@@ -93,24 +95,27 @@ class RealTimeBench:
         return self.volts if self.powered else 0.0
 
 
-def serve_emulator(monitor: str) -> None:
+def serve_emulator(monitor: str, quirks=()) -> None:
     """Child process: the emulator, until stdin closes."""
     from tiny_runner.bench.monitors import get_plugin
 
-    emulator = get_plugin(monitor).emulator(RealTimeBench(), {}, 0)
+    plugin = get_plugin(monitor)
+    switches = plugin.parse_switches(dict(quirk.split("=", 1) for quirk in quirks))
+    emulator = plugin.emulator(RealTimeBench(), switches, 0)
     emulator.start()
     print(emulator.address, flush=True)
     sys.stdin.read()
     emulator.shutdown()
 
 
-def stream(monitor: str, seconds: float) -> dict:
+def stream(monitor: str, seconds: float, quirks=()) -> dict:
     """This process: the driver and the capture at the top rate for `seconds`."""
     from tiny_runner.bench.monitors import get_plugin
     from tiny_runner.run.capture import Capture
 
     plugin = get_plugin(monitor)
-    child = subprocess.Popen([sys.executable, __file__, "serve", "--monitor", monitor], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, __file__, "serve", "--monitor", monitor,
+                              *[arg for quirk in quirks for arg in ("--quirk", quirk)]], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     address = child.stdout.readline().strip()
     rate = max(plugin.rates_hz)
@@ -135,11 +140,12 @@ def stream(monitor: str, seconds: float) -> dict:
     return figures
 
 
-def stream_figures(monitor: str) -> None:
+def stream_figures(monitor: str, quirks=()) -> None:
     runs = {}
     for seconds in (30, 300):
-        result = subprocess.run([sys.executable, __file__, "stream-once", "--monitor", monitor,
-                                 "--seconds", str(seconds)], capture_output=True, text=True, check=True)
+        result = subprocess.run([sys.executable, __file__, "stream-once", "--monitor", monitor, "--seconds",
+                                 str(seconds), *[arg for quirk in quirks for arg in ("--quirk", quirk)]],
+                                capture_output=True, text=True, check=True)
         runs[seconds] = json.loads(result.stdout)
         print(f"{seconds:>4} s: {json.dumps(runs[seconds])}")
     print(f"peak RSS 300 s / 30 s: {runs[300]['peak_rss_kb'] / runs[30]['peak_rss_kb']:.3f}")
@@ -150,15 +156,17 @@ def main() -> None:
     parser.add_argument("what", choices=("accuracy", "stream", "serve", "stream-once"))
     parser.add_argument("--monitor", required=True)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--quirk", action="append", default=[], metavar="KEY=VALUE",
+                        help="an emulator switch (as --lab-monitor-quirk), e.g. model=2450 for the scpi monitor")
     args = parser.parse_args()
     if args.what == "accuracy":
-        accuracy(args.monitor)
+        accuracy(args.monitor, args.quirk)
     elif args.what == "stream":
-        stream_figures(args.monitor)
+        stream_figures(args.monitor, args.quirk)
     elif args.what == "serve":
-        serve_emulator(args.monitor)
+        serve_emulator(args.monitor, args.quirk)
     else:
-        print(json.dumps(stream(args.monitor, args.seconds)))
+        print(json.dumps(stream(args.monitor, args.seconds, args.quirk)))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ a noise seed. The bench offers: `horizon_us()` (how far virtual time has run), `
 (the timestamp pin), `forget_before(t_us)`, `set_voltage(volts)`, `set_power(on)` and
 `supply_v()`, and `note(record)` for the ground truth: an emulator notes
 `{"acquisition_start_us": t, "rate_hz": r}` when it starts sampling, so the ground truth lines
-up with its sample indices.
+up with its sample indices (`rate_hz` None: an instrument whose driver resamples its timed
+readings onto the run's grid, whose rate then applies).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class MonitorPlugin:
     # False: it has no timestamp input and the host times the edges (Capabilities.edges == "host"),
     # so the virtual lab runs it in real time
     edge_input: bool = True
+    # (switch values) -> None, raising ValueError for a combination the emulator cannot take
+    # (switches that belong to another emulated model, say), so the run stops before it starts
+    check_switches: Callable | None = None
 
     @property
     def supplies_dut(self) -> bool:
@@ -109,4 +113,6 @@ class MonitorPlugin:
             except ValueError:
                 kind = {int: "an integer", float: "a number", str: "text"}.get(switch.type, "a value")
                 raise ValueError(f"switch {key} of the emulated {self.name} needs {kind}, got {text!r}") from None
+        if self.check_switches:
+            self.check_switches(values)
         return values

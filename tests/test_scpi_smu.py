@@ -6,7 +6,6 @@ by the host."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -18,10 +17,13 @@ import pytest
 
 from conftest import assert_one_line_error
 from energy_monitor.errors import MonitorRefused
-from energy_monitor.scpi.driver import RATES_HZ, KeysightSmu
-from energy_monitor.scpi.emulator import Faults, ScpiSmuEmulator
+from energy_monitor.scpi.keysight_emulator import Faults
+from energy_monitor.scpi.keysight_emulator import N6705Emulator as ScpiSmuEmulator
+from energy_monitor.scpi.smu import RATES_HZ
+from energy_monitor.scpi.smu import ScpiSmu as KeysightSmu
 from energy_monitor.scpi.visa import parse_target
 from support.power_bench import ConstantBench, read_for
+from support.scpi_socket import scpi_socket
 from tiny_runner.protocol.link import Link
 
 BOARD = "virtual-l4r5zi"
@@ -105,8 +107,9 @@ def test_index_at_maps_the_host_clock_onto_the_log():
 
 
 @pytest.mark.parametrize("faults, options, message", [
-    (Faults(idn="Keithley Instruments,MODEL 2450,04096331,1.7.12b"), "",
-     "is a Keithley Instruments MODEL 2450; tiny-runner drives the Keysight N6705"),
+    (Faults(idn="Keysight Technologies,N6700C,MY56000142,D.04.01"), "",
+     r"is a Keysight Technologies N6700C; tiny-runner drives the Keysight N6705 \(N6705A, N6705B, N6705C\) with an "
+     "SMU module and the Keithley 2450, 2460, 2461"),
     (Faults(), ",channel=2", "channel 2 of the N6705C at TCPIP::127.0.0.1::.*holds an N6731B, not an SMU module"),
     (Faults(), ",channel=3", "has channels 1..2, not 3"),
     (Faults(refuse="VOLT"), "", r'reported -222,"Data out of range" while setting 1800 mV with a 0.2 A limit'),
@@ -117,7 +120,7 @@ def test_an_instrument_that_cannot_be_used_is_refused(faults, options, message):
 
 
 def test_voltages_and_rates_outside_the_instrument_are_refused():
-    with pytest.raises(MonitorRefused, match="supplies 0..20000 mV, not 25000 mV"):
+    with pytest.raises(MonitorRefused, match="supplies 0..20000 mV here, not 25000 mV"):
         KeysightSmu("TCPIP::127.0.0.1::1::SOCKET").set_voltage(25000)
     bench = SuppliedBench(0.02, speed=1)
     emulator = ScpiSmuEmulator(bench)
@@ -150,13 +153,7 @@ def test_the_emulator_speaks_scpi():
     emulator = ScpiSmuEmulator(bench)
     emulator.start()
     try:
-        with socket.create_connection(("127.0.0.1", emulator.port), timeout=2) as conn:
-            reader = conn.makefile("rb")
-
-            def ask(text: str) -> bytes:
-                conn.sendall(text.encode() + b"\n")
-                return reader.readline()
-
+        with scpi_socket(emulator.port) as (ask, conn, reader):
             assert ask("*OPC?") == b"1\n"
             assert ask("BOGUS:THING 1;SYST:ERR?") == b'-113,"Undefined header;BOGUS:THING"\n'
             assert ask("SYSTem:ERRor?") == b'+0,"No error"\n'
@@ -185,8 +182,8 @@ def test_targets():
 
 def test_a_missing_visa_package_names_the_extra():
     code = ("import sys; sys.modules['pyvisa'] = None\n"
-            "from energy_monitor.scpi import KeysightSmu\n"
-            "try:\n    KeysightSmu('TCPIP::127.0.0.1::1::SOCKET').open()\nexcept Exception as e:\n"
+            "from energy_monitor.scpi import ScpiSmu\n"
+            "try:\n    ScpiSmu('TCPIP::127.0.0.1::1::SOCKET').open()\nexcept Exception as e:\n"
             "    print(type(e).__name__, e)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert "MonitorError" in out and "pip install 'tiny-runner[scpi]'" in out
@@ -292,6 +289,8 @@ def test_an_energy_run_with_host_placed_edges_matches_the_ground_truth(cli, tmp_
         assert window["edge_timing"] == "host" and not window["problems"]
         stated = 100 * window["quantisation_uj"] / window["energy_uj"]  # the host-timing bound it states
         assert abs(window["truth_error_pct"]) < stated < 0.5
+        # the pin's 2 ms hold taken off the done line: the window as long as the true one, within the jitter
+        assert window["timestamp_hold_us"] == 2000 and abs(window["seconds"] - window["truth_seconds"]) < 1.5e-3
     assert data["median_energy_uj_per_inf"] == pytest.approx(7430.6, rel=0.002)  # the LPM01A's figure
     edges = [json.loads(line) for line in (Path(data["run_dir"]) / "capture" / "edges.jsonl").read_text().splitlines()]
     assert len(edges) >= 10 and len(edges) % 2 == 0 and all(e["placed_by"] == "host" for e in edges)  # and probes

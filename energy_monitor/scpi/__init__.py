@@ -1,5 +1,6 @@
-"""SCPI source-measure units through pyvisa: the Keysight N6705 with an N678xA SMU module."""
+"""SCPI source-measure units through pyvisa: the Keysight N6705 with an N678xA SMU module and the
+Keithley 2450 / 2460 / 2461 SourceMeters, told apart by `*IDN?`."""
 
-from .driver import KeysightSmu
+from .smu import ScpiSmu
 
-__all__ = ["KeysightSmu"]
+__all__ = ["ScpiSmu"]

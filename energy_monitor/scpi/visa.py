@@ -62,14 +62,16 @@ class Instrument:
         self.log("<-", reply)
         return reply
 
-    def query_floats(self, command: str, binary: bool):
-        """A float array, as an IEEE-488.2 block of big-endian float32 (FORM REAL) or ASCII."""
+    def query_floats(self, command: str, binary: bool, *, datatype: str = "f", big_endian: bool = True,
+                     count: int = -1):
+        """A float array: an IEEE-488.2 block of `datatype` ("f" float32, "d" float64) in the
+        given byte order (an indefinite `#0` block is read by its expected `count`), or ASCII."""
         import numpy as np
 
         self.log("->", command)
         if binary:
-            values = self._call(self._session.query_binary_values, command, datatype="f", is_big_endian=True,
-                                container=np.array, command=command)
+            values = self._call(self._session.query_binary_values, command, datatype=datatype,
+                                is_big_endian=big_endian, data_points=count, container=np.array, command=command)
         else:
             text = self._call(self._session.query, command, command=command).strip()
             try:
@@ -78,7 +80,7 @@ class Instrument:
                 raise MonitorDataError(f"SCPI instrument {self.resource} answered {command!r} with "
                                        f"{text[:60]!r}, not numbers") from None
         self.log("<-", f"{len(values)} values")
-        return np.asarray(values, dtype=np.float32)
+        return np.asarray(values, dtype=np.float64 if datatype == "d" else np.float32)
 
     def _call(self, method, *args, command: str, **kwargs):
         try:

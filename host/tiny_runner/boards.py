@@ -99,6 +99,8 @@ SCHEMA: dict[str, Spec] = {
     "usb.description": Spec(str, required=False, expect="text in the serial port's USB description"),
     "timestamp.pin": Spec(str, required=False, expect="the MCU pin driving the timestamp line, e.g. PF13"),
     "timestamp.header": Spec(str, required=False, expect="where the pin is on the board, e.g. Arduino D7"),
+    "timestamp.hold_us": Spec(_NUMBER, required=False, check=_non_negative,
+                              expect="microseconds >= 0 the energy build holds the pin low"),
     "published.system_ids": Spec(list, required=False, check=_strings,
                                  expect="a list of system_id values of the published results table"),
     "uart.performance_baud": Spec(int, check=_baud, expect=BAUD_EXPECT),

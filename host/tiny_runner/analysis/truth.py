@@ -23,7 +23,11 @@ def attach_truth(record, truth_path: Path) -> None:
     edges = [r for r in records if "edge_us" in r]
     if not starts or not edges:
         return
-    start, rate = starts[-1]["acquisition_start_us"], starts[-1]["rate_hz"]
+    # an instrument that timestamps its readings leaves the grid to its driver: the run's rate
+    start = starts[-1]["acquisition_start_us"]
+    rate = starts[-1].get("rate_hz") or (record.monitor.rate_hz if record.monitor else None)
+    if not rate:
+        return
     times = np.array([e["edge_us"] for e in edges])
     energies = np.array([e["energy_j"] for e in edges])
     errors, truth_per_inf = [], []

@@ -5,9 +5,11 @@ the window's time and energy. Score: the median µJ per inference.
 A monitor with no edge input (an SMU) has its edges placed from the host's clock: the DUT prints
 `m-infer-start-N` just before the first pulse and `m-infer-done` just after the second, so the
 first edge is when the start line came in and the second when the done line came in less its
-wire time at the DUT's baud. What that cannot know (the pass-through board's forwarding, USB and
-scheduling latency, the alignment of the two clocks) is the monitor's edge_uncertainty_s, and the
-energy of that span at each edge is the window's stated quantisation."""
+wire time at the DUT's baud and the pin's hold (the board's `timestamp.hold_us`: the done line
+follows the pulse's rising edge, and the edge that counts is the falling one). What that cannot
+know (the pass-through board's forwarding, USB and scheduling latency, the alignment of the two
+clocks) is the monitor's edge_uncertainty_s, and the energy of that span at each edge is the
+window's stated quantisation."""
 
 from __future__ import annotations
 
@@ -43,11 +45,17 @@ class EnergyRun(WindowedRun):
     def _host_timed(self, reply, iterations: int, warmup: int) -> Timed:
         capture, monitor = self.context.capture, self.context.capture.monitor
         window = EnergyWindow(0, "", iterations, warmup, [], capture.rate_hz)
-        window.extra.update(edge_timing="host", edge_uncertainty_s=monitor.edge_uncertainty_s)
+        hold_us = self.req.board.timestamp.get("hold_us")
+        window.extra.update(edge_timing="host", edge_uncertainty_s=monitor.edge_uncertainty_s,
+                            timestamp_hold_us=hold_us)
+        if hold_us is None:
+            window.extra["note"] = ("the board gives no timestamp.hold_us: the second edge is late by the pin's hold "
+                                    "and the window that much long")
         if set(reply.arrived) != {"start", "done"}:
             problem = "no arrival times for the DUT's m-infer-start / m-infer-done lines: the edges cannot be placed"
             return Timed(None, reply, {"window": frame_window(window, [], 0), "problem": problem})
-        instants = (reply.arrived["start"], reply.arrived["done"] - _wire_s("m-infer-done", self.req.baud))
+        instants = (reply.arrived["start"],
+                    reply.arrived["done"] - _wire_s("m-infer-done", self.req.baud) - (hold_us or 0) / 1e6)
         indices = [int(monitor.index_at(t)) for t in instants]
         capture.wait(lambda c: c.received > indices[-1], EDGE_WAIT_S)
         placed = []
