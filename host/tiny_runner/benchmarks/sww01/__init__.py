@@ -1,0 +1,1 @@
+"""Streaming wake word (sww01, MLPerf Tiny v1.3): the truth files, the scoring, the features."""
