@@ -82,6 +82,7 @@ def test_host_driver_sets_the_dut_baud_only_when_it_differs(monkeypatch):
     monkeypatch.setattr("tiny_runner.relays.ifboard.driver._SETBAUD_REBOOT_S", 0.0)
     script = [(b"checkbaud%", b"baud is: 115200\n" + BOARD_READY),
               (b"setbaud 9600%", b"set baud to: 9600\n" + BOARD_READY),
+              (b"name%", b"tinyML Enhanced Interface Board\r\n" + BOARD_READY),  # identified again after its reset
               (b"checkbaud%", b"baud is: 9600\n" + BOARD_READY)]
     with ScriptedDevice(script) as dev:
         assert InterfaceBoard(Link(dev.url, 115200)).ensure_dut_baud(9600) is True
