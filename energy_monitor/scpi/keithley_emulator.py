@@ -69,7 +69,7 @@ class KeithleyEmulator(ScpiServer):
     def reset(self) -> None:
         self.volts = 0.0
         self.output = False
-        self.function = "VOLT"  # what the measure side reads: *RST leaves voltage
+        self.function = "VOLT"  # the measure function until SENS:FUNC or DIG:FUNC sets current
         self.digitize = False
         self.nplc = 1.0
         self.sample_rate = 100_000
