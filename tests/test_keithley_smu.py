@@ -17,35 +17,17 @@ from energy_monitor.errors import MonitorDataError, MonitorRefused
 from energy_monitor.scpi.keithley import _Resampler
 from energy_monitor.scpi.keithley_emulator import Faults, KeithleyEmulator
 from energy_monitor.scpi.smu import RATES_HZ, ScpiSmu
-from support.power_bench import ConstantBench, read_for
 from support.scpi_socket import scpi_socket
+from support.smu_run import SuppliedBench
+from support.smu_run import run_smu as run_smu_against
 
 RATE = RATES_HZ[0]
 BOARD = "virtual-l4r5zi"
 POLL = 'TRAC:ACT:END? "defbuffer1"'
 
 
-class SuppliedBench(ConstantBench):
-    def supply_v(self):
-        return (self.volts or 0.0) if self.powered else 0.0
-
-
 def run_smu(faults: Faults, seconds: float = 0.6, binary: bool = True):
-    """Open, supply 1.8 V, measure `seconds` of wall time; (smu, chunks, error, bench, emulator)."""
-    bench = SuppliedBench(0.02, speed=1)
-    emulator = KeithleyEmulator(bench, faults=faults)
-    emulator.start()
-    smu = ScpiSmu(emulator.address, binary=binary, timeout_s=1.0)
-    try:
-        smu.open()
-        smu.set_voltage(1800)
-        smu.power(True)
-        smu.start(RATE)
-        chunks, error = read_for(smu, seconds)
-        smu.close()
-    finally:
-        emulator.shutdown()
-    return smu, chunks, error, bench, emulator
+    return run_smu_against(KeithleyEmulator, faults, RATE, seconds, binary)
 
 
 SETUP = ["*IDN?", "*LANG?", "*RST", "*CLS", "SYST:ERR?",

@@ -22,35 +22,17 @@ from energy_monitor.scpi.keysight_emulator import N6705Emulator as ScpiSmuEmulat
 from energy_monitor.scpi.smu import RATES_HZ
 from energy_monitor.scpi.smu import ScpiSmu as KeysightSmu
 from energy_monitor.scpi.visa import parse_target
-from support.power_bench import ConstantBench, read_for
 from support.scpi_socket import scpi_socket
+from support.smu_run import SuppliedBench
+from support.smu_run import run_smu as run_smu_against
 from tiny_runner.protocol.link import Link
 
 BOARD = "virtual-l4r5zi"
 RATE = RATES_HZ[0]
 
 
-class SuppliedBench(ConstantBench):
-    def supply_v(self):
-        return (self.volts or 0.0) if self.powered else 0.0
-
-
 def run_smu(faults: Faults, seconds: float = 0.6, binary: bool = True, target_options: str = ""):
-    """Open, supply 1.8 V, log `seconds` of wall time; (smu, chunks, error, bench, emulator)."""
-    bench = SuppliedBench(0.02, speed=1)
-    emulator = ScpiSmuEmulator(bench, faults=faults)
-    emulator.start()
-    smu = KeysightSmu(emulator.address + target_options, binary=binary, timeout_s=1.0)
-    try:
-        smu.open()
-        smu.set_voltage(1800)
-        smu.power(True)
-        smu.start(RATE)
-        chunks, error = read_for(smu, seconds)
-        smu.close()
-    finally:
-        emulator.shutdown()
-    return smu, chunks, error, bench, emulator
+    return run_smu_against(ScpiSmuEmulator, faults, RATE, seconds, binary, target_options)
 
 
 def test_the_driver_sends_the_documented_commands():

@@ -131,9 +131,6 @@ class KeithleySmu:
         self._next = 1  # the buffer index of the next reading to fetch
         return "INIT"
 
-    def started(self, host_time_s: float) -> None:
-        pass
-
     def fetch(self):
         end = int(float(self.instrument.query('TRAC:ACT:END? "defbuffer1"')))
         spans = [] if end == 0 or end == self._next - 1 else (

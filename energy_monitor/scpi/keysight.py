@@ -106,9 +106,6 @@ class N6705:
                             "sampling": f"data log records of {period * 1e6:g} µs (integrated current)"}
         return f"TRIG:ELOG {self.at}"
 
-    def started(self, host_time_s: float) -> None:
-        pass
-
     def fetch(self):
         values = self.instrument.query_floats(f"FETC:ELOG? {FETCH_RECORDS},{self.at}", self.binary)
         if len(values) % 2:

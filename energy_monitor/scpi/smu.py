@@ -127,7 +127,6 @@ class ScpiSmu(Monitor):
         if _error_code(reply) != 0:
             raise MonitorRefused(f"the {self.name} at {self.resource} refused to start its acquisition: {reply}")
         self._trigger_at = (before + after) / 2
-        self.family.started(self._trigger_at)
         self.edge_uncertainty_s = (after - before) / 2 + LINE_LATENCY_S + self.family.timing_uncertainty_s
         self.identity.update(rate_hz=rate_hz, edge_uncertainty_s=round(self.edge_uncertainty_s, 6),
                              **self.family.acquisition)
