@@ -23,7 +23,7 @@ from tiny_runner.protocol.dut import parse_results
 
 PLUGINS = REPO / "tests" / "plugins"
 BOARD = "virtual-l4r5zi"
-BUILT_IN = ["kws01", "vww01", "ic01", "ic02", "ad01"]
+BUILT_IN = ["kws01", "vww01", "ic01", "ic02", "ad01", "sww01"]
 
 
 def with_plugins(*folders) -> dict:
@@ -75,7 +75,7 @@ def test_without_its_path_the_toy_is_unknown():
     benchmarks.clear_cache()
     assert "toy01" not in benchmarks.BENCHMARKS and "toy01" not in REFERENCE_MODELS
     with pytest.raises(UsageError, match=r"unknown benchmark 'toy'; known: kws/kws01, vww/vww01, "
-                                                     r"ic/ic01, ic2/ic02, ad/ad01$"):
+                                                     r"ic/ic01, ic2/ic02, ad/ad01, sww/sww01$"):
         benchmarks.get_benchmark("toy")
 
 

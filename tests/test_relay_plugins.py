@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, assert_one_line_error, require_tools, run_cli
+from support.capture_port import Port
 from tiny_runner.bench import relays as relay
 from tiny_runner.bench.detect import Candidate, candidates_by_usb_id, find_relay
 from tiny_runner.protocol.wirelog import FROM_DEVICE, TO_DEVICE, stream
@@ -51,19 +52,6 @@ def commands(sent: bytes) -> list[bytes]:
 
 
 # -- the emulated IO manager, byte for byte ------------------------------------------------------
-class Port:
-    def __init__(self):
-        self.out = bytearray()
-
-    def write(self, data):
-        self.out += data
-
-    def take(self) -> bytes:
-        data = bytes(self.out)
-        self.out.clear()
-        return data
-
-
 def test_the_emulated_io_manager_answers_exactly():
     host, to_dut = Port(), []
     board = EmulatedIoManager(host, to_dut.append, firmware_baud=9600)

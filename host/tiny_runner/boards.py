@@ -131,6 +131,12 @@ SCHEMA: dict[str, Spec] = {
     "simulation.power.uart_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
     "simulation.power.compute_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
     "simulation.power.calibrated_from": Spec(str, required=False),
+    "simulation.sww.processing_us": Spec(_NUMBER, required=False, check=_positive, expect="microseconds > 0"),
+    "simulation.sww.listening_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
+    "simulation.sww.processing_ma": Spec(_NUMBER, required=False, check=_non_negative, expect="milliamperes >= 0"),
+    "simulation.sww.calibrated_from": Spec(str, required=False),
+    "simulation.sww.published_power_mw": Spec(_NUMBER, required=False, check=_positive, expect="milliwatts > 0"),
+    "simulation.sww.published_supply_mv": Spec(int, required=False, check=_positive, expect="millivolts > 0"),
     "simulation.calibrated_from.round": Spec(str),
     "simulation.calibrated_from.submitter": Spec(str),
     "simulation.calibrated_from.system_id": Spec(str),
@@ -139,7 +145,7 @@ SCHEMA: dict[str, Spec] = {
     "simulation.calibrated_from.source": Spec(str, required=False),
 }
 _SECTIONS = {"uart", "dut", "supply", "firmware", "firmware.qemu", "simulation", "simulation.calibrated_from",
-             "simulation.power", "programming", "usb", "timestamp", "published"}
+             "simulation.power", "simulation.sww", "programming", "usb", "timestamp", "published"}
 # What a lab needs to program, find, wire and power a real board: required unless virtual.
 REAL_BOARD_KEYS = ("flash_base", "sources", "programming.pyocd_target", "programming.needs_pack",
                    "programming.probe", "uart.energy_baud", "usb.vid_pid", "timestamp.pin", "supply.min_mv",

@@ -185,3 +185,10 @@ class BenchFileError(TinyRunnerError):
     """A bench file (--bench) that cannot be found or read, or does not describe a bench."""
 
     exit_code = 32
+
+
+class StreamError(TinyRunnerError):
+    """A streamed run (sww01) whose stream cannot be scored: no sync detection, duty-cycle lists
+    that do not pair up, a WAV file missing from the interface board's SD card."""
+
+    exit_code = 33

@@ -13,8 +13,9 @@ A benchmark module (`kws01.py`, ..., or a module of another distribution) holds 
 
 The parts a benchmark without downloaded inputs leaves out are optional. A streaming benchmark
 (the interface board plays a WAV into the DUT; detections and duty cycle instead of per-input
-results) declares `procedures=("streaming",)`, no `convert`, `stimulus` or `windows`, and a
-`scoring` of its own; the procedures it names decide what its run does.
+results) declares `streaming=True` with the modes it runs in (energy, as the official runner
+measures it, and performance: a bring-up run without a monitor), no `convert`, `stimulus` or
+`windows`, and a `scoring` of its own; the streaming procedure measures it in either mode.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Benchmark:
                              "not accuracy")
     boot_lines: tuple[str, ...] = ()  # what its reference port prints at boot before m-init-done
     procedures: tuple[str, ...] = DOWNLOADED_INPUT_PROCEDURES  # mode procedures (modes/) that measure it
+    streaming: bool = False  # True: the interface board plays a stream into the DUT in every mode
     aliases: tuple[str, ...] = ()  # other names the command line takes
     demo_files: int = 0  # files in `tiny-runner demo`'s synthetic set; 0: not in the demo
     listed: int = 1000  # place in listings: the MLPerf Tiny suite's own order, plug-ins after it

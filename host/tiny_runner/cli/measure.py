@@ -10,6 +10,8 @@ from ..bench.monitors import DEFAULT_MONITOR, plugins
 from ..bench.relays import DEFAULT_RELAY
 from ..bench.relays import specs as relay_specs
 from ..benchmarks.datasets import LABELS_FILE
+from ..benchmarks.sww01.scoring import RULES
+from ..benchmarks.sww01.streams import DEFAULT_TRUTH_FILE
 from ..errors import ResultNotValid, RunDirError
 from ..lab.start import DEFAULT_LAB_SPEED
 from ..report.summary import summary
@@ -25,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--board", help="board descriptor name (see `tiny-runner boards`); a bench file may name it")
     p.add_argument("--bench", metavar="FILE|NAME", help="a bench file: the board, the DUT's port, the pass-through "
                    f"board and the energy monitor of one bench; NAME is looked up in ${BENCHES_ENV}, then ./benches")
-    p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad (or kws01, ...); default: what the DUT reports")
+    p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad, sww (or kws01, ...); default: what the DUT "
+                   "reports")
     p.add_argument("--mode", choices=("performance", "accuracy", "energy"), default="performance")
     p.add_argument("--dut", metavar="URL", help="DUT port: /dev/ttyACM0, COM3, socket://host:port, rfc2217://...; "
                    "omit on a virtual board to start its virtual DUT, on a real one to find its port by USB ID "
@@ -49,8 +52,13 @@ def add_parser(sub) -> None:
                         help="monitor sample rate (default: " + "; ".join(
                             f"{m.name} {m.default_rate_hz:,.0f} of {min(m.rates_hz):,.0f}..{max(m.rates_hz):,.0f}"
                             for m in monitors) + " Hz)")
-    p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files)")
-    p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s)")
+    p.add_argument("--dataset", metavar="DIR", help="dataset folder (y_labels.csv + .bin files); sww: the folder with "
+                   "the truth file and, on the virtual lab, its WAV files (the interface board's SD card)")
+    p.add_argument("--labels", default=LABELS_FILE, help="label list inside the dataset folder (default %(default)s; "
+                   f"sww: the truth file, default {DEFAULT_TRUTH_FILE})")
+    p.add_argument("--detection-window", choices=tuple(RULES), help="sww: when a detection counts for an occurrence "
+                   "[start, stop]: code = until stop + 2 s, as the official runner's code and the published results "
+                   "(default), readme = until stop + 1 s, as its README says")
     p.add_argument("--limit", type=int, metavar="K", help="accuracy mode: only the first K files (result not valid)")
     p.add_argument("--model", metavar="FILE", help="a .tflite model of your own instead of the reference one")
     p.add_argument("--model-dir", metavar="DIR", help="reference models folder (default: $TINY_RUNNER_MODEL_DIR)")
@@ -75,7 +83,8 @@ def add_parser(sub) -> None:
     lab.add_argument("--lab-fault", action="append", default=[], metavar="KEY=VALUE",
                      help="make the virtual DUT misbehave: error_reply.CMD=TEXT, drop_rx_every=N, "
                           "silent_after=N, no_banner=1, abort_on_infer=1, extra_pulse=1, skip_pulse=N, "
-                          "busy_on_connect=SECONDS, stray_rx=TEXT")
+                          "busy_on_connect=SECONDS, stray_rx=TEXT; sww: ignore_start=1, ignore_stop=1, and the "
+                          "interface board's play_hangs=1, no_reboot=1, detect_wire_open=1, duty_unequal=1")
     lab.add_argument("--lab-monitor-quirk", action="append", default=[], metavar="KEY=VALUE",
                      help="make the emulated monitor behave like a real unit. " + ". ".join(
                          f"{m.name}: {', '.join(switch.name for switch in m.switches)}" for m in monitors))

@@ -2,17 +2,22 @@
 TFLM interpreter, wired either straight to the host (performance and accuracy) or, for energy
 runs, behind an emulated pass-through board (the interface board unless the relay plug-in
 named is another) and powered by an emulated energy monitor that samples the bench's physics.
+A streaming benchmark (sww01) runs the streaming reference DUT (lab/sww_firmware.py) behind the
+interface board, which plays its SD card's WAV files into it: on the energy bench, or on a
+bring-up bench (wiring "stream": the board alone, the DUT on its own supply).
 Being its own process, a TFLM abort takes down only the virtual bench.
 
 Started by lab.launcher with one JSON argument (BenchConfig). Control lines on stdin: `boot`
 (power on / reset the directly wired DUT) and `quit`. Once the model is loaded and the ports
-exist it prints `ready <json>` naming them: {"dut": url} or {"relay": path, "monitor": path};
+exist it prints `ready <json>` naming them: {"dut": url}, {"relay": path, "monitor": path} or, on
+the bring-up bench, {"relay": path};
 a port it could not open is `failed {"port": url, "reason": text}`.
 `tiny-runner lab serve` runs the same loop in the foreground without the control channel.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import select
@@ -23,11 +28,16 @@ from pathlib import Path
 
 from energy_monitor.pty_port import PtyPort
 
+from ..benchmarks import get_benchmark
 from ..model.tflm import TflmModel
 from .clock import VirtualClock
 from .endpoint import PacedUart, TcpEndpoint
 from .firmware import DEFAULT_PULSE_HOLD_US, Faults, ReferenceFirmware
 from .physics import Physics, PowerProfile
+from .sww_firmware import StreamFaults, StreamingFirmware
+
+# The bring-up bench has no monitor: its physics only keeps the ground truth file.
+_UNMETERED = PowerProfile(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass
@@ -45,14 +55,17 @@ class BenchConfig:
     pulse_hold_us: float = DEFAULT_PULSE_HOLD_US  # energy build: how long the timestamp pin stays low
     listen: str = "pty"  # direct wiring: "pty" or "tcp:HOST:PORT"
     boot_on_start: bool = False  # direct wiring, stand-alone serving: print the banner at once
-    faults: dict = field(default_factory=dict)
-    wiring: str = "direct"  # "direct" or "energy" (interface board + LPM01A)
+    faults: dict = field(default_factory=dict)  # the DUT's (lab/firmware.py Faults, or sww_firmware.StreamFaults)
+    wiring: str = "direct"  # "direct", "energy" (interface board + LPM01A) or "stream" (interface board only)
     relay: str = "ifboard"  # the emulated pass-through board: a relay plug-in's name
     relay_baud: int = 9_600  # the interface board's stored DUT-side rate at power-up
     power_ma: dict = field(default_factory=dict)  # boot_ma, idle_ma, uart_ma, compute_ma
     monitor: str = "lpm01a"  # the emulated instrument: a monitor plug-in's name
     monitor_quirks: dict = field(default_factory=dict)
     supply_mv: int = 1800  # the external supply a Joulescope measures (the others set their own)
+    sww: dict = field(default_factory=dict)  # a streaming DUT: the board's [simulation.sww]
+    sd_folder: str | None = None  # a streaming bench: the folder the interface board's SD card holds
+    board_faults: dict = field(default_factory=dict)  # a streaming bench: the board's (ifboard BoardFaults)
     truth_path: str | None = None
     seed: int = 0
     qemu: dict | None = None  # set: the DUT is this C firmware image under QEMU (lab.qemu_bench), not emulated
@@ -123,12 +136,17 @@ def serve(config: BenchConfig, control: bool = True) -> None:
     model = TflmModel(Path(config.model_path))
     clock = VirtualClock(config.speed, config.timer_start_us, realtime=config.realtime)
     energy = config.wiring == "energy"
+    behind_board = energy or config.wiring == "stream"
+    streaming = get_benchmark(config.benchmark_id).streaming
+    truth_path = Path(config.truth_path) if config.truth_path else None
     physics = bench = monitor = board = None
     if energy:
-        physics = Physics(PowerProfile.from_ma(config.power_ma), clock,
-                          Path(config.truth_path) if config.truth_path else None)
+        physics = Physics(PowerProfile.from_ma(config.power_ma, config.sww if streaming else None), clock, truth_path)
         clock.listener = physics.activity
         bench = Bench(clock, physics)
+    elif behind_board:
+        physics = Physics(_UNMETERED, clock, truth_path)
+    if behind_board:
         endpoint = PtyPort()
         dut_side = _DutSide()
         uart = PacedUart(dut_side, config.baud, clock)
@@ -139,19 +157,9 @@ def serve(config: BenchConfig, control: bool = True) -> None:
     else:
         endpoint = PtyPort()
         uart = PacedUart(endpoint, config.baud, clock)
-    firmware = ReferenceFirmware(
-        benchmark_id=config.benchmark_id,
-        model=model,
-        inference_us=config.inference_us,
-        mode=config.mode,
-        uart=uart,
-        clock=clock,
-        pin=physics.pin if physics else None,
-        vendor=config.vendor,
-        boot_us=config.boot_us,
-        pulse_hold_us=config.pulse_hold_us,
-        faults=Faults.from_dict(config.faults),
-    )
+    firmware = build_firmware(config, model, uart, clock, physics if energy else None, streaming)
+    if streaming and physics:
+        firmware.note = physics.note  # its ground truth, on either board-wired bench
     powered = {"on": not energy}
 
     def to_dut(data: bytes) -> None:
@@ -159,12 +167,18 @@ def serve(config: BenchConfig, control: bool = True) -> None:
             uart.received(len(data))
             firmware.receive(data)
 
-    if energy:
-        board = emulated_relay(config, endpoint, to_dut)
+    if behind_board:
+        board = emulated_relay(config, endpoint, to_dut, **(_stream_wiring(config, clock, firmware, physics)
+                                                             if streaming else {}))
         dut_side.board = board
+    if energy:
         monitor = emulated_monitor(config, bench)
         monitor.start()
         announce({"relay": endpoint.url, "monitor": monitor.address}, control)
+    elif behind_board:
+        announce({"relay": endpoint.url}, control)
+        if config.boot_on_start or not control:
+            firmware.boot()  # its own supply is on; under the launcher the DUT boots on `boot`
     else:
         announce({"dut": endpoint.url}, control)
         if config.boot_on_start and not isinstance(endpoint, TcpEndpoint):
@@ -210,6 +224,37 @@ def serve(config: BenchConfig, control: bool = True) -> None:
     print(f"stats {json.dumps({'inferences_run': firmware.inferences_run})}", flush=True)
 
 
+def build_firmware(config: BenchConfig, model, uart, clock: VirtualClock, physics: Physics | None, streaming: bool):
+    """The emulated DUT: the streaming reference firmware for a streaming benchmark, else the
+    reference firmware; `physics` (metered benches only) gets its timestamp pin."""
+    if streaming:
+        return StreamingFirmware(
+            model=model,
+            processing_us=float(config.sww["processing_us"]),
+            uart=uart,
+            clock=clock,
+            pin=physics.pin if physics else None,
+            rest=physics.rest if physics else None,
+            vendor=config.vendor,
+            boot_us=config.boot_us,
+            pulse_hold_us=config.pulse_hold_us,
+            faults=StreamFaults.from_dict(config.faults),
+        )
+    return ReferenceFirmware(
+        benchmark_id=config.benchmark_id,
+        model=model,
+        inference_us=config.inference_us,
+        mode=config.mode,
+        uart=uart,
+        clock=clock,
+        pin=physics.pin if physics else None,
+        vendor=config.vendor,
+        boot_us=config.boot_us,
+        pulse_hold_us=config.pulse_hold_us,
+        faults=Faults.from_dict(config.faults),
+    )
+
+
 def emulated_monitor(config: BenchConfig, bench: Bench):
     """The emulated instrument the host will talk to, from its plug-in. One that does not supply
     the DUT sits in series with an external supply, so the bench's voltage is that supply's."""
@@ -221,11 +266,31 @@ def emulated_monitor(config: BenchConfig, bench: Bench):
     return plugin.emulator(bench, config.monitor_quirks, config.seed)
 
 
-def emulated_relay(config: BenchConfig, host_port, to_dut):
-    """The emulated pass-through board between the host's port and the DUT, from its plug-in."""
+def emulated_relay(config: BenchConfig, host_port, to_dut, **wiring):
+    """The emulated pass-through board between the host's port and the DUT, from its plug-in.
+    The streaming wiring (`streaming`, `faults`) goes only to a board whose emulator takes it;
+    another one answers its streaming commands as it would with no SD card."""
     from ..bench.relays import get_plugin
 
-    return get_plugin(config.relay).emulator(host_port, to_dut, config.relay_baud, config.baud)
+    factory = get_plugin(config.relay).emulator
+    accepted = inspect.signature(factory).parameters
+    board = factory(host_port, to_dut, config.relay_baud, config.baud,
+                    **{key: value for key, value in wiring.items() if key in accepted})
+    dut = wiring.get("streaming") and wiring["streaming"].dut
+    if dut and "streaming" in accepted:  # the DUT's two GPIOs to the board
+        dut.on_detection = board.ww_detected
+        dut.on_processing = board.processing_edge
+    return board
+
+
+def _stream_wiring(config: BenchConfig, clock: VirtualClock, firmware, physics) -> dict:
+    """What the interface board needs to play the SD card into the streaming DUT."""
+    from ..relays.ifboard.emulator import BoardFaults, StreamWiring
+
+    folder = Path(config.sd_folder) if config.sd_folder else None
+    note = physics.note if physics else (lambda record: None)
+    return {"streaming": StreamWiring(clock, firmware, folder, note),
+            "faults": BoardFaults.from_dict(config.board_faults)}
 
 
 def announce(ports: dict, control: bool) -> None:

@@ -2,10 +2,13 @@
 and the exact energy it drew (the ground truth an energy measurement is checked against).
 
 The DUT's current is piecewise constant: one level per activity (boot, idle, UART, compute)
-from the board profile; power = current x the supply voltage the monitor sets; zero while the
-monitor keeps the DUT off. The timeline is kept as breakpoints with the cumulative energy at
-each, so the energy between any two instants is exact, and every falling edge of the
-timestamp pin is recorded with the cumulative energy at that instant.
+from the board profile, and for a streaming DUT (sww01) listening (asleep with its audio DMA
+running) and processing (a frame's features and inference) from [simulation.sww]; a DUT at rest
+draws its resting activity's current (idle, or listening while it streams). Power = current x
+the supply voltage the monitor sets; zero while the monitor keeps the DUT off. The timeline is
+kept as breakpoints with the cumulative energy at each, so the energy between any two instants
+is exact, and every falling edge of the timestamp pin is recorded with the cumulative energy at
+that instant.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 ACTIVITIES = ("boot", "idle", "uart", "compute")
+STREAM_ACTIVITIES = ("listening", "processing")
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,22 @@ class PowerProfile:
     idle_a: float
     uart_a: float
     compute_a: float  # running the model, or the busy loop that holds the timestamp pin low
+    listening_a: float | None = None  # streaming: None when the board models no streaming
+    processing_a: float | None = None
 
     @classmethod
-    def from_ma(cls, power_ma: dict) -> "PowerProfile":
-        """From a board's [simulation.power] table (boot_ma, idle_ma, uart_ma, compute_ma)."""
-        return cls(*(power_ma[f"{name}_ma"] / 1e3 for name in ACTIVITIES))
+    def from_ma(cls, power_ma: dict, sww_ma: dict | None = None) -> "PowerProfile":
+        """From a board's [simulation.power] table (boot_ma, idle_ma, uart_ma, compute_ma) and,
+        for a streaming DUT, its [simulation.sww] table (listening_ma, processing_ma)."""
+        stream = {f"{name}_a": sww_ma[f"{name}_ma"] / 1e3 for name in STREAM_ACTIVITIES} if sww_ma else {}
+        return cls(*(power_ma[f"{name}_ma"] / 1e3 for name in ACTIVITIES), **stream)
 
     def current(self, activity: str) -> float:
+        if activity in STREAM_ACTIVITIES:
+            amps = getattr(self, f"{activity}_a")
+            if amps is None:  # never guessed: the energy of a stream would be silently wrong
+                raise ValueError(f"the power profile has no {activity} current ([simulation.sww] {activity}_ma)")
+            return amps
         return {"boot": self.boot_a, "idle": self.idle_a, "uart": self.uart_a}.get(activity, self.compute_a)
 
 
@@ -45,6 +58,7 @@ class Physics:
         self.clock = clock
         self.voltage_v = 3.3
         self.powered = False
+        self.resting = "idle"  # what the DUT does between its busy spans
         self._lock = threading.Lock()
         # breakpoints: power _p[k] (W) holds from _t[k] (us) to _t[k+1]; the last one is open-ended
         self._t = [clock.now_exact_us()]
@@ -68,7 +82,7 @@ class Physics:
         self._c.append(cumulative)
 
     def _idle_power(self) -> float:
-        return self.profile.idle_a * self.voltage_v if self.powered else 0.0
+        return self.profile.current(self.resting) * self.voltage_v if self.powered else 0.0
 
     def activity(self, start_us: float, end_us: float, activity: str) -> None:
         """The DUT is busy with `activity` over [start, end); idle afterwards until told otherwise."""
@@ -85,9 +99,17 @@ class Physics:
             if self.powered:
                 self._breakpoint(t_us, self.profile.current(activity) * self.voltage_v)
 
+    def rest(self, activity: str, t_us: float) -> None:
+        """From t_us the DUT rests as `activity` between busy spans (a streaming DUT listens)."""
+        self.profile.current(activity)  # an activity the profile lacks fails here, not in a span
+        with self._lock:
+            self.resting = activity
+            self._breakpoint(t_us, self._idle_power())
+
     def set_power(self, on: bool, t_us: float) -> None:
         with self._lock:
             self.powered = on
+            self.resting = "idle"  # a DUT powered up again starts from reset
             self._breakpoint(t_us, self._idle_power())
 
     def set_voltage(self, volts: float, t_us: float) -> None:

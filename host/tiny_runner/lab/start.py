@@ -5,7 +5,9 @@ port and the monitor's address on the energy bench, plus the process to watch an
 What starts depends on the board: the emulated reference firmware (a virtual bench process
 with a latency and power model), or tiny-runner's C firmware built for the board's port and
 run as a process or under QEMU; in energy mode either sits behind the emulated pass-through
-board and monitor the request names.
+board and monitor the request names. A streaming benchmark (sww01) always has the interface
+board in front of its DUT (lab/sww_firmware.py), its SD card holding the request's
+`sd_folder`: with the monitor in energy mode, alone otherwise (a bring-up bench).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .firmware import DEFAULT_PULSE_HOLD_US
 from .firmware_dut import FirmwareDut, qemu_command
 from .latency import LatencyModel
 from .launcher import VirtualBench
+from .sww_firmware import split_stream_faults
 
 DEFAULT_LAB_SPEED = 100.0
 # A dry run's current when the board has no [simulation.power]: a typical Cortex-M at 3.3 V.
@@ -59,6 +62,7 @@ class VirtualLab:
 
     def open(self, req, run_path: Path, log, progress) -> Bench:
         energy = req.mode == "energy"
+        streaming = bool(req.benchmark and req.benchmark.streaming)
         settings = self.settings
         if energy:
             kind = get_plugin(settings.monitor)
@@ -81,11 +85,15 @@ class VirtualLab:
                       banner_on_power_on=lab.banner_on_power_on, power_on=getattr(lab, "power_on", lambda: None))
         dut = "the C firmware under QEMU" if req.board.qemu else (
             "the C firmware" if req.board.firmware_port else f"speed x{settings.speed:g}")
-        if energy:
+        if energy or streaming:
             bench.relay = Part(f"{settings.relay}:{lab.ports['relay']}", found, emulated=True)
+        if energy:
             bench.monitor = Part(f"{settings.monitor}:{lab.ports['monitor']}", found, emulated=True)
             bench.description = (f"virtual energy bench started: pass-through board {bench.relay.spec}, "
                                  f"{settings.monitor} {lab.ports['monitor']} ({dut})")
+        elif streaming:
+            bench.description = (f"virtual streaming bench started: pass-through board {bench.relay.spec} playing "
+                                 f"{req.sd_folder} into the DUT ({dut})")
         else:
             bench.dut = Part(lab.url, found, emulated=True)
             bench.description = (f"{lab.what} started; the DUT's UART is {lab.url}" if req.board.firmware_port
@@ -132,6 +140,8 @@ def start_lab(req, settings: LabSettings, run_path: Path, log, progress):
     model is resolved here when the run did not need it before (req.model is set)."""
     req.model = req.model or resolve_model(req.benchmark.id, model_dir=req.model_dir)
     baud, monitor, supply_mv = req.baud, settings.monitor, req.voltage_mv
+    if req.benchmark.streaming:
+        return _start_stream(req, settings, run_path)
     if req.board.firmware_port:
         return _start_firmware(req, settings, run_path, log, progress)
     energy = req.mode == "energy"
@@ -170,6 +180,65 @@ def start_lab(req, settings: LabSettings, run_path: Path, log, progress):
     if energy:
         record.update(monitor=monitor, monitor_quirks=settings.monitor_quirks)
     if settings.realtime:  # only then: the lab's record keeps its layout for every other run
+        record["realtime"] = True
+    return VirtualBench(config, run_path / "virtual-lab.log"), record
+
+
+def _start_stream(req, settings: LabSettings, run_path: Path):
+    """The streaming reference DUT behind the interface board, which plays `req.sd_folder`."""
+    board, benchmark = req.board, req.benchmark
+    energy = req.mode == "energy"
+    sww = board.simulation.get("sww") or {}
+    if board.firmware_port:
+        raise BoardError(f"{board.path}: {benchmark.id} is streamed into the emulated reference DUT; the "
+                         f"{board.firmware_port} C firmware does not stream")
+    needed = ("processing_us", "listening_ma", "processing_ma") if energy else ("processing_us",)
+    missing = [key for key in needed if key not in sww]
+    if missing:
+        raise BoardError(f"{board.path}: {benchmark.id} runs on a virtual board need [simulation.sww] with "
+                         f"{', '.join(missing)}")
+    if energy and "power" not in board.simulation:
+        raise BoardError(f"{board.path}: energy runs on a virtual board need [simulation.power]")
+    sd_folder = req.sd_folder
+    if sd_folder is None:
+        raise BoardError(f"{benchmark.id} on a virtual board needs the stream's folder for the interface board's "
+                         "SD card (the run names no stream)")
+    dut_faults, board_faults = split_stream_faults(settings.faults)
+    config = BenchConfig(
+        benchmark_id=benchmark.id,
+        model_path=str(req.model.path),
+        inference_us=0.0,  # a frame's time is [simulation.sww] processing_us
+        mode="energy",  # the streaming reference firmware has one build
+        baud=req.baud,
+        speed=settings.speed,
+        realtime=settings.realtime,
+        timer_start_us=settings.timer_start_us,
+        vendor=board.vendor_string,
+        boot_us=int(board.simulation.get("boot_us", 0)),
+        pulse_hold_us=float(board.simulation.get("pulse_hold_us", DEFAULT_PULSE_HOLD_US)),
+        faults=dut_faults,
+        board_faults=board_faults,
+        wiring="energy" if energy else "stream",
+        power_ma=board.simulation.get("power", {}),
+        monitor=settings.monitor,
+        monitor_quirks=settings.monitor_quirks,
+        relay=settings.relay,
+        supply_mv=req.voltage_mv,
+        truth_path=str(run_path / "lab-truth.jsonl"),
+        sww=dict(sww),
+        sd_folder=str(sd_folder),
+    )
+    record = {
+        "speed": settings.speed,
+        "timer_start_us": settings.timer_start_us,
+        "faults": settings.faults,
+        "sd_folder": str(sd_folder),
+        "stream": {key: sww[key] for key in ("processing_us", "listening_ma", "processing_ma", "calibrated_from")
+                   if key in sww},
+    }
+    if energy:
+        record.update(monitor=settings.monitor, monitor_quirks=settings.monitor_quirks)
+    if settings.realtime:
         record["realtime"] = True
     return VirtualBench(config, run_path / "virtual-lab.log"), record
 

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from ..analysis.stats import window_stats
 from ..benchmarks import find_benchmark
+from ..benchmarks.sww01.rules import stream_violations
 from ..run import rules
 from ..run.record import EnergyFigures, ModelUsed, PerformanceFigures, RunRecord, Violation, json_view
 
@@ -21,7 +22,9 @@ def finalise(record: RunRecord, request) -> None:
     if bench is not None:
         record.quality_target = bench.quality_target
     windows = record.windows or []
-    if record.mode == "performance":
+    if bench is not None and bench.streaming:
+        _finalise_stream(record, windows)
+    elif record.mode == "performance":
         throughput = window_stats([w.throughput_inf_per_s for w in windows if w.throughput_inf_per_s])
         latency = window_stats([w.latency_ms for w in windows])
         record.figures = PerformanceFigures(throughput["median"], latency["median"], throughput)
@@ -60,6 +63,30 @@ def _finalise_energy(record: RunRecord, windows: list) -> None:
     record.violations = problems + record.violations
 
 
+def _finalise_stream(record: RunRecord, windows: list) -> None:
+    """A stream is one window: its energy (energy mode), and the run rules of sww01."""
+    stream = record.stream or {}
+    duty = stream.get("duty_cycle") or {}
+    if record.mode == "energy":
+        measured = [w for w in windows if w.energy_uj_per_inf is not None]
+        if measured:
+            window = measured[0]
+            throughput = duty.get("throughput_inf_per_s")
+            record.figures = EnergyFigures(
+                median_energy_uj_per_inf=window.energy_uj_per_inf,
+                energy_stats=window_stats([window.energy_uj_per_inf]),
+                median_power_mw=window.power_mw,
+                median_throughput_inf_per_s=throughput,
+                median_latency_ms=1e3 / throughput if throughput else None,
+                quantisation_pct_max=100 * window.quantisation_uj / window.energy_uj if window.energy_uj else None)
+        problems = [Violation(f"stream energy window: {p}", "windows") for w in windows for p in w.problems]
+        problems += [Violation(f"the stream's energy window lasted {w.seconds:.3f} s; it must last at least "
+                               f"{rules.MIN_WINDOW_S:g} s", "windows")
+                     for w in measured if w.seconds < rules.MIN_WINDOW_S]
+        record.violations = problems + record.violations
+    record.violations += [Violation(text, "stream") for text in stream_violations(record.mode, stream)]
+
+
 def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -72,7 +99,15 @@ CHECKER_PATTERNS = (
     (re.search, re.compile(r"Median energy cost is ([\d\.]+) uJ/inf")),
     (re.match, re.compile(r".* Top[- ]1%?\s?[:=] ([\d\.]+).*")),
     (re.match, re.compile(r".* AUC\s?[:=] ([\d\.]+).*")),
+    # sww (sww_perf_acc, check_power_dir)
+    (re.search, re.compile(r"Estimated throughput:\s*([\d\.]+) inf\./sec\..*")),
+    (re.search, re.compile(r"Accuracy: ([\d]+) True positives, ([\d]+) False negatives, ([\d]+) False positives")),
+    (re.search, re.compile(r"Average duty cycle:\s*([\d\.]+)")),
+    (re.search, re.compile(r"Power\s+: ([\d\.]+) mW.*")),
 )
+# the words each pattern keys on, and what a line of free text says instead
+_DEFUSED = (("Median", "median"), ("Top", "top"), ("AUC", "auc"), ("Estimated", "estimated"),
+            ("Accuracy", "accuracy"), ("Average", "average"), ("Power", "power"))
 
 
 def scored_by_checker(line: str) -> bool:
@@ -85,7 +120,8 @@ def _plain(line: str) -> str:
     line = "".join(" " if unicodedata.category(c) == "Cc" else c for c in line)
     line = line.encode("ascii", "backslashreplace").decode("ascii")
     if scored_by_checker(line):  # the patterns are case-sensitive
-        line = line.replace("Median", "median").replace("Top", "top").replace("AUC", "auc")
+        for word, plain_word in _DEFUSED:
+            line = line.replace(word, plain_word)
     return line
 
 
@@ -112,7 +148,14 @@ def results_txt(results: RunRecord | dict) -> str:
         f"benchmark {results['benchmark']}, mode {results['mode']}, status {results['status']}"
     ]
     figures = []
-    if results["mode"] == "performance":
+    benchmark = find_benchmark(results["benchmark"])
+    stream = results.get("stream")
+    if benchmark is not None and benchmark.streaming:
+        if stream:
+            lines.append(f"{prefix} Stream {stream['wav_file']} ({stream['length_s']:g} s, {stream['occurrences']} "
+                         f"occurrences), truth {stream['truth_file']}, detection window rule {stream['rule']}")
+        figures += benchmark.result_lines(results, prefix, scored)
+    elif results["mode"] == "performance":
         for w in results.get("windows", []):
             met = "Runtime requirements have been met." if w["meets_min_window"] else "Runtime requirements NOT met."
             lines.append(

@@ -68,11 +68,28 @@ def _accuracy_lines(results: dict) -> list[str]:
     return lines
 
 
+def _stream_truth_lines(truth: dict) -> list[str]:
+    """On the virtual lab: the stream's figures against what the lab knows they are."""
+    lines = []
+    if truth.get("stream_energy_error_pct") is not None:
+        lines.append(f"  lab truth: stream energy {truth['stream_energy_uj']:.1f} uJ, measured "
+                     f"{truth['stream_energy_error_pct']:+.4f} % off")
+    if truth.get("duty_cycle") is not None:
+        lines.append(f"  lab truth: duty cycle {truth['duty_cycle']:.5f}, detections "
+                     f"{', '.join(f'{t:.3f}' for t in truth.get('detections_s', []))} s after the sync")
+    return lines
+
+
 def summary(results: RunRecord | dict) -> str:
     results = json_view(results)
     head = f"{results['benchmark']} {results['mode']} on {results['board']} ({_where(results)})"
     lines = [head]
-    if results["mode"] == "performance":
+    benchmark = find_benchmark(results["benchmark"])
+    if benchmark is not None and benchmark.streaming:
+        lines += benchmark.summary_lines(results)
+        if results.get("lab", {}).get("truth"):
+            lines += _stream_truth_lines(results["lab"]["truth"])
+    elif results["mode"] == "performance":
         stimuli = results.get("stimuli", {})
         if stimuli.get("source") == "synthetic":
             lines.append("  inputs: synthetic (no --dataset given)")

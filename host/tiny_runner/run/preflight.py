@@ -17,9 +17,11 @@ from ..bench.relays import DEFAULT_RELAY
 from ..bench.relays import get_plugin as get_relay
 from ..benchmarks import get_benchmark
 from ..benchmarks.datasets import LABELS_FILE, load_dataset
+from ..benchmarks.sww01.streams import DEFAULT_TRUTH_FILE, StreamSelection, select_stream
 from ..boards import load_board
 from ..errors import UsageError
 from ..lab.start import DEFAULT_LAB_SPEED, LabSettings, VirtualLab, WiringDryRun
+from ..lab.sww_firmware import STREAM_FAULTS
 from ..model.reference import resolve_model
 from . import rules
 from .rules import DEFAULT_TARGET_WINDOW_S
@@ -57,6 +59,7 @@ class MeasureOptions:
     lab_monitor_quirk: list[str] = field(default_factory=list)
     lab_firmware_mode: str | None = None
     dry_run: bool = False  # energy mode: the real DUT behind the virtual lab's emulated instruments
+    detection_window: str | None = None  # a streamed benchmark's scoring rule: "code" (default) or "readme"
 
     @classmethod
     def from_args(cls, args) -> "MeasureOptions":
@@ -85,6 +88,8 @@ def parse_faults(items: list[str]) -> dict:
                 raise UsageError(f"--lab-fault {key} needs seconds, got {value!r}") from None
         elif key == "stray_rx":
             faults[key] = value
+        elif key in STREAM_FAULTS:  # the streaming DUT's and the interface board's switches (sww01)
+            faults[key] = value.lower() in ("1", "true", "yes")
         else:
             raise UsageError(f"--lab-fault: unknown fault {key!r}")
     return faults
@@ -106,10 +111,16 @@ def parse_monitor_quirks(items: list[str], monitor: str) -> dict:
         raise UsageError(f"--lab-monitor-quirk: {exc}") from None
 
 
-def check_energy_options(opts: MeasureOptions, board) -> None:
-    """What can be checked of the energy options before any port is opened."""
-    energy_only = {"--monitor": opts.monitor, "--relay": opts.relay, "--voltage": opts.voltage,
+def check_energy_options(opts: MeasureOptions, board, streamed: bool = False) -> None:
+    """What can be checked of the energy options before any port is opened. A streamed
+    benchmark reaches its DUT through the interface board in every mode."""
+    energy_only = {"--monitor": opts.monitor, "--relay": None if streamed else opts.relay, "--voltage": opts.voltage,
                    "--monitor-rate": opts.monitor_rate, "--lab-monitor-quirk": opts.lab_monitor_quirk or None}
+    if streamed and opts.mode != "energy":
+        if opts.dut:
+            raise UsageError("a streamed benchmark reaches the DUT through the interface board (--relay), not --dut")
+        if opts.relay:
+            get_relay(opts.relay.partition(":")[0], opts.relay)
     if opts.mode != "energy":
         given = [option for option, value in energy_only.items() if value is not None]
         if given:
@@ -141,14 +152,18 @@ def check_energy_options(opts: MeasureOptions, board) -> None:
                          "outside bench")
 
 
-def check_energy_bench(opts: MeasureOptions, board, monitor: str, relay: str | None) -> None:
-    """The checks that depend on which monitor and pass-through board the run uses."""
-    kind, _ = parse_spec(monitor)
+def check_relay_baud(opts: MeasureOptions, board, relay: str | None) -> None:
     dut_baud = opts.baud or board.baud("energy")
     relay_kind = get_relay((relay or DEFAULT_RELAY).split(":", 1)[0])
     if relay_kind.dut_bauds and dut_baud not in relay_kind.dut_bauds:
         raise UsageError(f"the {relay_kind.description} talks to the DUT at "
                          f"{' or '.join(map(str, relay_kind.dut_bauds))} baud, not {dut_baud}")
+
+
+def check_energy_bench(opts: MeasureOptions, board, monitor: str, relay: str | None) -> None:
+    """The checks that depend on which monitor and pass-through board the run uses."""
+    kind, _ = parse_spec(monitor)
+    check_relay_baud(opts, board, relay)
     rate = kind.default_rate_hz if opts.monitor_rate is None else opts.monitor_rate
     if rate not in kind.rates_hz:
         raise UsageError(f"--monitor-rate: the {kind.name} samples at "
@@ -202,8 +217,11 @@ def apply_bench(opts: MeasureOptions) -> BenchFile | None:
     opts.board = opts.board or bench.board
     if not opts.board:
         raise UsageError(f"bench {bench.name} ({bench.path}) names no board: pass --board")
+    streamed = bool(opts.benchmark and get_benchmark(opts.benchmark).streaming)
     if opts.mode == "energy" and not opts.dry_run:
         opts.relay, opts.monitor = bench.relay, bench.monitor
+    elif streamed:  # a bring-up bench: the interface board, no monitor
+        opts.relay = bench.relay
     else:  # a dry run takes the bench's DUT port; its instruments are emulated
         opts.dut = bench.dut
     return bench
@@ -214,11 +232,16 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
     bench = apply_bench(opts)
     board = load_board(opts.board)
     benchmark = get_benchmark(opts.benchmark) if opts.benchmark else None
+    streamed = bool(benchmark and benchmark.streaming)
     if opts.dry_run and opts.mode != "energy":
         raise UsageError("--dry-run applies to energy mode only")
-    check_energy_options(opts, board)
+    if benchmark and not benchmark.supports(opts.mode):
+        raise UsageError(f"{benchmark.id} is not measured in {opts.mode} mode; its modes: "
+                         f"{', '.join(benchmark.procedures)}")
+    check_energy_options(opts, board, streamed)
     if benchmark is None and board.virtual and opts.dut is None:
-        raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2 or ad)")
+        raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2, ad or sww)")
+    stream = check_stream_options(opts, benchmark) if streamed else None
     if opts.mode == "accuracy" and not opts.dataset:
         raise UsageError("accuracy mode needs --dataset DIR; `tiny-runner dataset synth` writes a synthetic one")
     check_counts(opts)
@@ -250,14 +273,19 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
     if benchmark and (opts.model or on_the_lab or opts.check_outputs):
         model = resolve_model(benchmark.id, model_file=opts.model, model_dir=opts.model_dir)
     dataset = None
-    if opts.dataset:
+    if opts.dataset and not streamed:
         if benchmark is None:
             raise UsageError("--dataset needs --benchmark so the files can be checked before the run")
         dataset = load_dataset(opts.dataset, benchmark, opts.labels)
     kind = parse_spec(opts.monitor or DEFAULT_MONITOR)[0] if opts.mode == "energy" else None
+    if kind and streamed and not kind.edge_input:
+        raise UsageError(f"the {kind.name} has no timestamp input; a stream's energy window is framed by the DUT's "
+                         "two timestamp pulses, which need one (LPM01A, STLINK-V3PWR, Joulescope, PPK2, Otii)")
     if on_the_lab:
         if kind:
             check_energy_bench(opts, board, kind.name, opts.relay)
+        elif streamed:
+            check_relay_baud(opts, board, opts.relay)
         settings = LabSettings(
             monitor=kind.name if kind else DEFAULT_MONITOR, relay=opts.relay or DEFAULT_RELAY,
             speed=opts.lab_speed or DEFAULT_LAB_SPEED, timer_start_us=opts.lab_timer_start_us or 0,
@@ -267,12 +295,12 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
     elif opts.dry_run:
         source = dry_run_bench(opts, board, bench, kind.name)  # may open ports: detection, last
     else:
-        source = ports_bench(opts, board, bench)  # may open ports: detection, last
+        source = ports_bench(opts, board, bench, streamed)  # may open ports: detection, last
     return MeasureRequest(
         board=board,
         mode=opts.mode,
         bench=source,
-        baud=opts.baud or board.baud(opts.mode),
+        baud=opts.baud or board.baud("energy" if streamed else opts.mode),  # a stream has one build
         benchmark=benchmark,
         dataset=dataset,
         limit=opts.limit,
@@ -286,7 +314,24 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
         run_dir=Path(opts.run_dir) if opts.run_dir else None,
         voltage_mv=opts.voltage or board.supply.get("default_mv", DEFAULT_SUPPLY_MV),
         monitor_rate_hz=opts.monitor_rate,
+        stream=stream,
     )
+
+
+def check_stream_options(opts: MeasureOptions, benchmark) -> StreamSelection:
+    """A streamed benchmark plays the one stream of --dataset's truth file; the windowed options
+    do not apply to it."""
+    windowed = {"--iterations": opts.iterations, "--warmup": opts.warmup, "--target-window": opts.target_window,
+                "--check-outputs": opts.check_outputs or None}
+    given = [option for option, value in windowed.items() if value is not None]
+    if given:
+        raise UsageError(f"{given[0]} does not apply to {benchmark.id}: the stream is one window, played once")
+    if not opts.dataset:
+        raise UsageError(f"{benchmark.id} needs --dataset DIR: the folder with the truth file (--labels, default "
+                         f"{DEFAULT_TRUTH_FILE}) and, on the virtual lab, its WAV files (the SD card); "
+                         "`tiny-runner dataset synth --benchmark sww` writes one")
+    labels = DEFAULT_TRUTH_FILE if opts.labels == LABELS_FILE else opts.labels
+    return select_stream(opts.dataset, labels, opts.detection_window or "code")
 
 
 def dry_run_bench(opts: MeasureOptions, board, bench: BenchFile | None, monitor: str) -> WiringDryRun:
@@ -300,10 +345,17 @@ def dry_run_bench(opts: MeasureOptions, board, bench: BenchFile | None, monitor:
                         described=bench.describe() if bench else None)
 
 
-def ports_bench(opts: MeasureOptions, board, bench: BenchFile | None) -> PortsBench:
+def ports_bench(opts: MeasureOptions, board, bench: BenchFile | None, streamed: bool = False) -> PortsBench:
     """The bench of ports: those named (as options or by the bench file), and, on a real board,
-    what detection finds for those not named."""
+    what detection finds for those not named. A streamed benchmark's bring-up bench is the
+    interface board alone."""
     described = bench.describe() if bench else None
+    if streamed and opts.mode != "energy":
+        relay, found_by = opts.relay, {}
+        if not board.virtual and (relay is None or ":" not in relay):
+            relay, found_by["relay"] = find_relay(relay)
+        check_relay_baud(opts, board, relay)
+        return PortsBench(relay=bench_part("relay", relay, found_by.get("relay"), bench), described=described)
     if opts.mode != "energy":
         url, found_by = dut_port(opts, board)
         return PortsBench(dut=bench_part("dut", url, found_by.get("dut"), bench), described=described)

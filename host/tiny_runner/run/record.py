@@ -379,6 +379,7 @@ class RunRecord:
     input_results: list[InputResult] | None = None  # accuracy mode
     accuracy: AccuracyFigures | None = None
     check_outputs: dict | None = None  # run/golden.py GoldenCheck.summary()
+    stream: dict | None = None  # a streamed benchmark's stream, detections and duty cycle (modes/streaming.py)
     model: ModelUsed | None = None
     quality_target: str | None = None
     figures: PerformanceFigures | EnergyFigures | None = None
@@ -423,6 +424,8 @@ class RunRecord:
             data.update(self.accuracy.to_json())
         if self.check_outputs is not None:
             data["check_outputs"] = self.check_outputs
+        if self.stream is not None:
+            data["stream"] = self.stream
         if self.model is not None:
             data["model"] = self.model.to_json()
         if self.quality_target is not None:
@@ -464,7 +467,7 @@ class RunRecord:
             record.input_results = [InputResult.from_json(r) for r in take("input_results")]
         if "model" in rest:
             record.model = ModelUsed(**take("model"))
-        for name in ("files_done", "check_outputs", "quality_target", "plots", "stop_reason", "finished"):
+        for name in ("files_done", "check_outputs", "stream", "quality_target", "plots", "stop_reason", "finished"):
             if name in rest:
                 setattr(record, name, take(name))
         figures = FIGURE_TYPES.get(mode)

@@ -81,6 +81,10 @@ class Recorder:
     def add_violation(self, text: str, source: str = "procedure") -> None:
         self.record.violations.append(Violation(text, source))
 
+    def set_stream(self, section: dict) -> None:
+        """A streamed run's section as far as it goes; it grows as the board and the DUT report."""
+        self.record.stream = section
+
     def set_check_outputs(self, summary: dict) -> None:
         self.record.check_outputs = summary
 

@@ -16,12 +16,14 @@ from pathlib import Path
 from energy_monitor import MonitorError, MonitorFirmwareTooOld
 
 from .. import __version__
+from ..analysis.stream_truth import attach_stream_truth
 from ..analysis.truth import attach_truth
 from ..bench.bench import Bench, BenchSource
 from ..bench.monitors import parse_spec
 from ..bench.relays import open_relay
 from ..benchmarks import BENCHMARKS, Benchmark
 from ..benchmarks.datasets import Dataset
+from ..benchmarks.sww01.streams import StreamSelection
 from ..boards import Board
 from ..errors import (
     DutTimeout,
@@ -31,8 +33,10 @@ from ..errors import (
     MonitorTooOld,
     PortError,
     RunDirError,
+    StreamError,
     Terminated,
     TinyRunnerError,
+    UsageError,
 )
 from ..model.reference import ResolvedModel, resolve_model
 from ..printable import printable
@@ -87,6 +91,13 @@ class MeasureRequest:
     # energy mode
     voltage_mv: int = DEFAULT_SUPPLY_MV  # what the monitor supplies, when it can
     monitor_rate_hz: float | None = None  # None: the monitor's own default (LPM01A 1 kHz, PPK2 100 kHz, ...)
+    # a streamed benchmark (sww01): the stream to play (benchmarks/sww01/streams.py)
+    stream: StreamSelection | None = None
+
+    @property
+    def sd_folder(self) -> Path | None:
+        """The folder the virtual lab's interface board holds as its SD card: the stream's."""
+        return self.stream.folder if self.stream else None
 
 
 class Session:
@@ -94,6 +105,7 @@ class Session:
         self.req = request
         self.progress = progress or Progress(enabled=False)
         self.bench: Bench | None = None
+        self.relay = None  # the pass-through board, once open
         self._bench_failure = None
         self.capture: Capture | None = None
         label = f"{request.board.name}-{request.benchmark.id if request.benchmark else 'dut'}-{request.mode}"
@@ -115,16 +127,22 @@ class Session:
             self.run_dir.log(f"tiny-runner {__version__}: {self.req.mode} run on board {self.req.board.name}")
             with ExitStack() as stack:
                 self._open_bench(stack)
-                dut = self._connect_energy(stack) if self.req.mode == "energy" else self._connect(stack)
+                if self.req.mode == "energy":
+                    dut = self._connect_energy(stack)
+                elif self.req.benchmark is not None and self.req.benchmark.streaming:
+                    dut = self._connect_stream(stack)
+                else:
+                    dut = self._connect(stack)
                 golden = self._golden(stack)
                 procedure = procedure_for(self.req.benchmark, self.req.mode)
                 procedure(RunContext(self.req, dut, self.recorder, self.run_dir.log, self.progress, self.capture,
-                                     golden)).run()
+                                     golden, self.relay)).run()
                 if golden:
                     self.recorder.set_check_outputs(golden.summary())
             self.recorder.finish(self.req)
             if self.capture:
                 self._energy_extras()
+            self._stream_truth()
             self.measured = True
             self.recorder.stop("completed")
             self.recorder.write()
@@ -222,12 +240,7 @@ class Session:
         stack.callback(self._close_monitor, monitor)  # also when open() fails half-way
         identity = monitor.open()
         log(f"monitor: {identity}")
-        relay = open_relay(relay_spec, wire_log=WireLog(self.run_dir.path / "wire.log", f"relay {relay_spec}"),
-                           log=log)  # at the host-side rate its plug-in declares
-        stack.callback(relay.link.close)
-        log(f"relay: {relay.identify()}")
-        if relay.ensure_dut_baud(req.baud):
-            log(f"relay: DUT-side baud set to {req.baud}")
+        relay = self._open_relay(stack)
         sources = monitor.capabilities.can_set_voltage
         if sources:
             monitor.set_voltage(voltage_mv)
@@ -242,6 +255,39 @@ class Session:
         self.recorder.set_monitor(MonitorRecord(dict(identity), rate, voltage_mv if sources else None,
                                                 "set by the monitor" if sources else "external, measured",
                                                 **self._found_by("monitor")))
+        self.recorder.set_relay(RelayRecord(relay.kind, relay.link.url, req.baud, **self._found_by("relay")))
+        return dut
+
+    def _open_relay(self, stack: ExitStack):
+        """The pass-through board, its DUT side at the run's rate; for a streamed benchmark, the
+        stream's WAV file checked on its SD card before the DUT is powered."""
+        req, log, spec = self.req, self.run_dir.log, self.bench.relay.spec
+        relay = open_relay(spec, wire_log=WireLog(self.run_dir.path / "wire.log", f"relay {spec}"),
+                           log=log)  # at the host-side rate its plug-in declares
+        stack.callback(relay.link.close)
+        self.relay = relay
+        log(f"relay: {relay.identify()}")
+        if relay.ensure_dut_baud(req.baud):
+            log(f"relay: DUT-side baud set to {req.baud}")
+        if req.stream is not None:
+            wav = req.stream.stream.wav_file
+            if not hasattr(relay, "missing_files"):
+                raise UsageError(f"the {relay.kind} cannot play streams; {req.benchmark.id} needs the interface "
+                                 "board (--relay ifboard)")
+            if relay.missing_files([wav]):
+                raise StreamError(f"{wav} is not on the interface board's SD card (its `ls` lists "
+                                  f"{', '.join(relay.list_files()) or 'no files'}): copy it there")
+            log(f"relay: {wav} is on its SD card")
+        return relay
+
+    def _connect_stream(self, stack: ExitStack) -> DutClient:
+        """A bring-up bench for a streamed benchmark: the interface board, no monitor; the DUT
+        is powered from its own supply."""
+        req = self.req
+        relay = self._open_relay(stack)
+        self.bench.power_on()
+        dut = DutClient(relay.dut_link(), db_chunk_bytes=min(req.board.db_chunk_bytes, relay.db_chunk_bytes))
+        self.recorder.set_dut(DutRecord(**self._handshake(dut, self.bench.relay.spec), baud=req.baud))
         self.recorder.set_relay(RelayRecord(relay.kind, relay.link.url, req.baud, **self._found_by("relay")))
         return dut
 
@@ -265,6 +311,12 @@ class Session:
             self.recorder.set_plots([])
             self.run_dir.log(f"plots not written: {type(exc).__name__}: {exc}")
 
+    def _stream_truth(self) -> None:
+        """On the virtual lab, a stream's detections and duty cycle against what the lab knows."""
+        truth_path = self.run_dir.path / "lab-truth.jsonl"
+        if self.record.stream is not None and truth_path.is_file():
+            attach_stream_truth(self.record, truth_path)
+
     def _handshake(self, dut: DutClient, url: str) -> dict:
         """Banner, name, profile, firmware mode; checks the DUT runs what this run needs."""
         req, log = self.req, self.run_dir.log
@@ -283,6 +335,10 @@ class Session:
                 raise FirmwareMismatch(
                     f"the DUT at {url} runs {model_id!r} firmware; tiny-runner measures {', '.join(BENCHMARKS)}"
                 )
+            if BENCHMARKS[model_id].streaming:
+                raise FirmwareMismatch(
+                    f"the DUT at {url} runs {model_id} firmware, which is measured by streaming through the "
+                    f"interface board: pass --benchmark {BENCHMARKS[model_id].short}, --dataset and --relay")
             req.benchmark = BENCHMARKS[model_id]
             self.recorder.set_benchmark(req.benchmark.id)
         elif model_id != req.benchmark.id:
@@ -292,7 +348,7 @@ class Session:
             )
         mode, mode_from = self._firmware_mode(dut, banner)
         needed = "energy" if req.mode == "energy" else "performance"
-        if mode is not None and mode != needed:
+        if mode is not None and mode != needed and not req.benchmark.streaming:  # a stream has one build
             raise FirmwareMismatch(
                 f"the DUT at {url} runs {mode}-mode firmware (m-timestamp-mode-{mode}) but this {req.mode} run "
                 f"needs the {needed}-mode build (m-timestamp-mode-{needed}); flash that build"

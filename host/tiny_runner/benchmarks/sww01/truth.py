@@ -28,6 +28,7 @@ class Stream:
     sample_rate: int
     length_s: float
     windows: tuple[tuple[float, float], ...]  # each occurrence of the wake word, in seconds
+    synthetic: str | None = None  # how a synthetic stream was made; None for an official one
 
     @property
     def occurrences(self) -> int:
@@ -80,7 +81,10 @@ def _stream(path: Path, index: int, entry) -> Stream:
         if pairs and start < pairs[-1][1]:
             raise TruthError(f"{where}: detection window {number} starts before the previous one ends")
         pairs.append((start, stop))
-    return Stream(name, SAMPLE_RATE, float(length), tuple(pairs))
+    synthetic = entry.get("synthetic")
+    if synthetic is not None and not isinstance(synthetic, str):
+        raise TruthError(f"{where}: synthetic must be a sentence saying how the stream was made, got {synthetic!r}")
+    return Stream(name, SAMPLE_RATE, float(length), tuple(pairs), synthetic)
 
 
 def wav_path(folder: Path, stream: Stream) -> Path:

@@ -12,10 +12,12 @@ def _driver(link, log):
     return InterfaceBoard(link, log)
 
 
-def _emulator(host_port, to_dut, stored_dut_baud: int, firmware_baud: int):
+def _emulator(host_port, to_dut, stored_dut_baud: int, firmware_baud: int, *, streaming=None, faults=None):
+    """`streaming` (emulator.StreamWiring) and `faults` (emulator.BoardFaults): a sww01 bench's."""
     from .emulator import InterfaceBoard
 
-    return InterfaceBoard(host_port, to_dut, dut_baud=stored_dut_baud, firmware_baud=firmware_baud)
+    return InterfaceBoard(host_port, to_dut, dut_baud=stored_dut_baud, firmware_baud=firmware_baud,
+                          streaming=streaming, faults=faults)
 
 
 PLUGIN = RelayPlugin(

@@ -14,6 +14,7 @@ PROCEDURES = {
     "performance": "performance:PerformanceRun",
     "accuracy": "accuracy:AccuracyRun",
     "energy": "energy:EnergyRun",
+    "streaming": "streaming:StreamingRun",
 }
 
 
@@ -31,6 +32,7 @@ class RunContext:
     progress: object  # progress.Progress
     capture: object | None = None  # capture.Capture
     golden: object | None = None  # golden.GoldenCheck
+    relay: object | None = None  # the pass-through board (relays/base.py), for a streamed benchmark
 
 
 class Procedure:
@@ -51,5 +53,5 @@ def procedure_for(benchmark, mode: str) -> type[Procedure]:
     """The procedure that measures this benchmark in this mode; UsageError when it has none."""
     if not benchmark.supports(mode) or mode not in PROCEDURES:
         raise UsageError(f"{benchmark.id} is not measured in {mode} mode; its modes: {', '.join(benchmark.procedures)}")
-    module, _, name = PROCEDURES[mode].partition(":")
+    module, _, name = PROCEDURES["streaming" if benchmark.streaming else mode].partition(":")
     return getattr(import_module(f".{module}", __name__), name)
