@@ -44,6 +44,23 @@ def test_running_late_never_adds_virtual_time():
     assert clock.now_us() == 1000  # the hiccup is not in the work's duration
 
 
+def test_a_stream_clock_compresses_work_but_not_the_hosts_waits():
+    """sww01: the host's 0.25 s pause inside the stream's energy window must last 0.25 s."""
+    wall = FakeWall()
+    clock = VirtualClock(100.0, wall=wall, sleep=wall.sleep, wait_speed=1.0)
+    clock.spend(320_000)  # ten frame periods of work: 3.2 ms of wall
+    assert wall.slept == pytest.approx(0.0032)
+    clock.wait_begin()
+    wall.t += 0.25
+    assert clock.horizon_us() == pytest.approx(570_000)  # a monitor sees the wait pass at wall rate
+    clock.idle()
+    assert clock.now_us() == pytest.approx(570_000, abs=1)
+    clock.spend(1_000_000)  # and the work after it is paced at x100 again
+    assert clock.now_us() == pytest.approx(1_570_000, abs=1) and wall.slept == pytest.approx(0.0132)
+    with pytest.raises(ValueError, match="at most its speed"):
+        VirtualClock(1.0, wait_speed=2.0)
+
+
 def test_a_real_time_clock_takes_lateness_out_of_the_next_wait():
     """Host-timed edges (an SMU) need the DUT's time never to fall behind the wall clock."""
     wall = FakeWall()

@@ -49,6 +49,7 @@ class BenchConfig:
     baud: int = 115_200  # the firmware's UART rate
     speed: float = 100.0
     realtime: bool = False  # the DUT's time kept on the wall clock (lab/clock.py), for host-timed edges
+    wait_speed: float | None = None  # virtual time while the DUT waits for the host (None: the speed)
     timer_start_us: int = 0
     vendor: str = "unspecified"
     boot_us: int = 0
@@ -134,7 +135,7 @@ class Bench:
 def serve(config: BenchConfig, control: bool = True) -> None:
     """Run until `quit` on stdin (control=True) or until killed (stand-alone serving)."""
     model = TflmModel(Path(config.model_path))
-    clock = VirtualClock(config.speed, config.timer_start_us, realtime=config.realtime)
+    clock = VirtualClock(config.speed, config.timer_start_us, realtime=config.realtime, wait_speed=config.wait_speed)
     energy = config.wiring == "energy"
     behind_board = energy or config.wiring == "stream"
     streaming = get_benchmark(config.benchmark_id).streaming

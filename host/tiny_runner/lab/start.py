@@ -31,6 +31,9 @@ from .launcher import VirtualBench
 from .sww_firmware import split_stream_faults
 
 DEFAULT_LAB_SPEED = 100.0
+# A stream's energy window holds the host's waits (its commands, the 0.25 s before `stop`): they
+# pass at the wall rate, so the window lasts what it would on a bench; only the DUT's work is sped up.
+STREAM_WAIT_SPEED = 1.0
 # A dry run's current when the board has no [simulation.power]: a typical Cortex-M at 3.3 V.
 NOMINAL_POWER_MA = {"boot_ma": 10.0, "idle_ma": 2.0, "uart_ma": 3.0, "compute_ma": 12.0}
 DRY_RUN_VIOLATION = ("energy from an emulated monitor (a dry run of the wiring with --dry-run): the figures are the "
@@ -212,6 +215,7 @@ def _start_stream(req, settings: LabSettings, run_path: Path):
         baud=req.baud,
         speed=settings.speed,
         realtime=settings.realtime,
+        wait_speed=min(STREAM_WAIT_SPEED, settings.speed),
         timer_start_us=settings.timer_start_us,
         vendor=board.vendor_string,
         boot_us=int(board.simulation.get("boot_us", 0)),
@@ -230,6 +234,7 @@ def _start_stream(req, settings: LabSettings, run_path: Path):
     )
     record = {
         "speed": settings.speed,
+        "wait_speed": config.wait_speed,
         "timer_start_us": settings.timer_start_us,
         "faults": settings.faults,
         "sd_folder": str(sd_folder),

@@ -241,6 +241,8 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
     check_energy_options(opts, board, streamed)
     if benchmark is None and board.virtual and opts.dut is None:
         raise UsageError("a virtual board needs --benchmark (kws, vww, ic, ic2, ad or sww)")
+    if opts.detection_window and not streamed:
+        raise UsageError("--detection-window applies to a streamed benchmark (sww) only")
     stream = check_stream_options(opts, benchmark) if streamed else None
     if opts.mode == "accuracy" and not opts.dataset:
         raise UsageError("accuracy mode needs --dataset DIR; `tiny-runner dataset synth` writes a synthetic one")
