@@ -171,6 +171,7 @@ def test_an_interface_board_that_does_not_come_back_after_setbaud(tmp_path):
     (("--mode", "energy"), 2, "sww01 needs --dataset DIR"),
     (("--mode", "energy", "--dataset", "X", "--iterations", "3"), 2, "--iterations does not apply to sww01"),
     (("--mode", "energy", "--dataset", "X", "--monitor", "scpi"), 2, "has no timestamp input"),
+    (("--mode", "energy", "--dataset", "X", "--relay", "ioman"), 2, "cannot play a stream into the DUT"),
     (("--mode", "performance", "--dataset", "X", "--labels", "../x.json"), 12, "must be a file inside"),
     (("--mode", "energy", "--dataset", "X", "--lab-fault", "ignore_start=1", "--lab-fault", "bogus=1"), 2,
      "unknown fault 'bogus'"),

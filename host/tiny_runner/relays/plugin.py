@@ -39,6 +39,7 @@ class RelayPlugin:
     name_reply: str | None = None  # its exact answer to `name%`, when detection may ask it to tell it apart
     host_baud: int = HOST_BAUD
     dut_bauds: tuple[int, ...] | None = None  # the only DUT-side rates it runs; None: any (it is set per run)
+    plays_streams: bool = False  # it has an SD card and plays WAV files into the DUT over I2S (sww01)
 
     @property
     def spec(self) -> str:

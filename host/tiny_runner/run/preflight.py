@@ -328,6 +328,10 @@ def check_stream_options(opts: MeasureOptions, benchmark) -> StreamSelection:
     given = [option for option, value in windowed.items() if value is not None]
     if given:
         raise UsageError(f"{given[0]} does not apply to {benchmark.id}: the stream is one window, played once")
+    relay = get_relay((opts.relay or DEFAULT_RELAY).split(":", 1)[0])
+    if not relay.plays_streams:
+        raise UsageError(f"the {relay.description} cannot play a stream into the DUT; {benchmark.id} needs one that "
+                         "can (--relay ifboard: the MLCommons interface board)")
     if not opts.dataset:
         raise UsageError(f"{benchmark.id} needs --dataset DIR: the folder with the truth file (--labels, default "
                          f"{DEFAULT_TRUTH_FILE}) and, on the virtual lab, its WAV files (the SD card); "

@@ -36,7 +36,6 @@ from ..errors import (
     StreamError,
     Terminated,
     TinyRunnerError,
-    UsageError,
 )
 from ..model.reference import ResolvedModel, resolve_model
 from ..printable import printable
@@ -271,9 +270,6 @@ class Session:
             log(f"relay: DUT-side baud set to {req.baud}")
         if req.stream is not None:
             wav = req.stream.stream.wav_file
-            if not hasattr(relay, "missing_files"):
-                raise UsageError(f"the {relay.kind} cannot play streams; {req.benchmark.id} needs the interface "
-                                 "board (--relay ifboard)")
             if relay.missing_files([wav]):
                 raise StreamError(f"{wav} is not on the interface board's SD card (its `ls` lists "
                                   f"{', '.join(relay.list_files()) or 'no files'}): copy it there")

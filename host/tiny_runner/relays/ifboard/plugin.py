@@ -26,5 +26,6 @@ PLUGIN = RelayPlugin(
     usb_ids=USB_IDS,
     driver=_driver,
     emulator=_emulator,
-    name_reply=NAME,  # it shares its USB ID with every STLINK-V3 board: detection asks
+    name_reply=NAME,
+    plays_streams=True,  # it shares its USB ID with every STLINK-V3 board: detection asks
 )
