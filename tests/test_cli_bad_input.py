@@ -58,7 +58,7 @@ def test_iterations_the_dut_could_count_but_no_run_could_finish_stop_after_the_p
     line = assert_one_line_error(result, 2, "--iterations 2000000000: 2000000000 inferences at",
                                  "a window must stay under 3600 s")
     assert "would last" in line
-    run = next(tmp_path.iterdir())
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
     status = json.loads((run / "status.json").read_text())
     assert status["state"] == "failed" and status["exit_code"] == 2
     assert "calibration" not in json.loads((run / "results.json").read_text())
@@ -102,7 +102,7 @@ def test_a_second_run_on_a_port_in_use_stops_at_once(cli, tmp_path):
         os.close(master)
         os.close(slave)
     assert_one_line_error(result, 13, f"cannot open port {port}: it is in use by another program")
-    wire = next(tmp_path.iterdir()) / "wire.log"
+    wire = next(p for p in tmp_path.iterdir() if p.is_dir()) / "wire.log"
     assert not wire.exists() or b"name%" not in wire.read_bytes()  # nothing was sent to the first run's DUT
 
 
@@ -144,7 +144,7 @@ def test_a_second_ctrl_c_leaves_no_lab_process_behind(tmp_path, board, options, 
     while any(running(pid) for pid in lab) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [pid for pid in lab if running(pid)] == []
-    status = json.loads((next(tmp_path.iterdir()) / "status.json").read_text())
+    status = json.loads((next(p for p in tmp_path.iterdir() if p.is_dir()) / "status.json").read_text())
     assert status["state"] == "interrupted" and status["reason"] == "interrupted by the user (Ctrl-C)"
 
 
@@ -168,7 +168,7 @@ def test_sigterm_is_recorded_as_a_termination_not_the_user(tmp_path):
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 143 and "Traceback" not in stderr, stderr
     assert "tiny-runner: error: terminated by SIGTERM; what was measured is kept in" in stderr
-    run = next(tmp_path.iterdir())
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
     status = json.loads((run / "status.json").read_text())
     assert status == {**status, "state": "terminated", "reason": "terminated by SIGTERM", "exit_code": 143}
     assert json.loads((run / "results.json").read_text())["status"] == "terminated"

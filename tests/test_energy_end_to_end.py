@@ -121,7 +121,7 @@ def test_a_failed_energy_run_keeps_its_capture(cli, tmp_path, reference):
     result = cli("measure", "--board", BOARD, "-b", "ad", "--mode", "energy", "--out", str(tmp_path),
                  "--lab-fault", "error_reply.infer=Out of memory")
     assert_one_line_error(result, 15, "e-[Out of memory]")
-    run = next(tmp_path.iterdir())
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert json.loads((run / "status.json").read_text())["state"] == "failed"
     meta, samples, _ = read_capture(run / "capture")
     assert len(samples) > 0 and meta["monitor"]["model"] == "LPM01A"

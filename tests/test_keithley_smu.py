@@ -177,7 +177,7 @@ def test_a_sourcemeter_in_its_tsp_command_set_stops_the_run_with_one_line(cli, t
                  "--iterations", "20", "--lab-monitor-quirk", "model=2450", "--lab-monitor-quirk", "language=TSP",
                  "--out", str(tmp_path))
     assert_one_line_error(result, 20, "runs its TSP command set; switch it to SCPI")
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
     assert Path(run_dir / "monitor-wire.log").read_text().count("*LANG?") == 1
 

@@ -185,7 +185,7 @@ def test_otii_faults_stop_the_run_with_one_line_and_the_run_directory(cli, tmp_p
     result = cli("measure", "--board", BOARD, "-b", "kws", "--mode", "energy", "--monitor", "otii",
                  "--lab-monitor-quirk", quirk, "--out", str(tmp_path))
     assert_one_line_error(result, code, fragment)
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
     if quirk.startswith(("unplug", "close")):
         assert Path(run_dir / "capture" / "energy.f4").stat().st_size > 0  # the samples before are kept

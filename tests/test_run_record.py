@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from tiny_runner.run.rundir import RunDir
 
 BOARD = "virtual-l4r5zi"
 FAST = ("--lab-speed", "1000")
-NEW_KEYS = ["provenance"]
+NEW_KEYS = ["host", "provenance"]
 
 HEAD = ["tiny_runner_version", "status", "benchmark", "mode", "board", "run_dir", "started", "valid", "violations",
         "lab", "dut"]
@@ -99,7 +100,7 @@ def runs(tmp_path_factory, synth_datasets) -> dict[str, tuple[dict, Path]]:
 
 def without_new_keys(results: dict) -> dict:
     """results.json as the dict-based runner wrote it."""
-    return {k: v for k, v in results.items() if k not in ("provenance", "input_results")}
+    return {k: v for k, v in results.items() if k not in ("provenance", "input_results", "host")}
 
 
 def stamped(text: str) -> str:
@@ -141,7 +142,7 @@ def test_a_results_json_read_back_is_the_same_record(runs, run):
     old = without_new_keys(data)
     again = RunRecord.from_json(old).to_json()
     assert without_new_keys(again) == old and list(without_new_keys(again)) == list(old)
-    assert again["provenance"] == data["provenance"]
+    assert again["provenance"] == dict(data["provenance"], host=None)  # an older record does not say the host
     # the views of a record read back are those the run wrote
     assert stamped(results_txt(RunRecord.from_json(old))) == stamped((run_dir / "results.txt").read_text())
     assert summary(RunRecord.from_json(old)) == summary(data)
@@ -180,7 +181,8 @@ def test_provenance_names_the_tool_the_bench_and_the_firmware(runs):
     data, _ = runs["energy"]
     provenance = data["provenance"]
     assert list(provenance) == ["tool_version", "board", "benchmark", "mode", "started", "finished", "bench",
-                                "firmware", "monitor", "relay", "lab"]
+                                "firmware", "monitor", "relay", "lab", "host"]
+    assert provenance["host"] == data["host"] == socket.gethostname()
     assert provenance["tool_version"] == __version__ == data["tiny_runner_version"]
     assert (provenance["board"], provenance["benchmark"], provenance["mode"]) == (BOARD, "kws01", "energy")
     assert (provenance["started"], provenance["finished"]) == (data["started"], data["finished"])
@@ -296,7 +298,9 @@ def test_analyze_reports_a_run_directory_from_its_record(cli, runs, tmp_path):
     assert result.code == 0, result.stderr
     assert result.stdout == summary(data) + "\n"
     result = cli("analyze", str(folder), "--json")
-    assert result.code == 0 and result.json() == data
+    older = {k: v for k, v in data.items() if k != "host"}
+    older["provenance"] = dict(data["provenance"], host=None)  # an older record does not say the host
+    assert result.code == 0 and result.json() == older
     (folder / "results.json").write_text('{"mode": "energy"')
     assert_one_line_error(cli("analyze", str(folder)), 22, "results.json: not JSON")
     (folder / "results.json").write_text('{"mode": "energy"}')

@@ -200,7 +200,7 @@ def test_v3pwr_faults_stop_the_run_with_one_line_and_the_run_directory(cli, tmp_
     result = cli("measure", "--board", BOARD, "-b", "kws", "--mode", "energy", "--monitor", "stlink-v3pwr",
                  "--lab-monitor-quirk", quirk, "--out", str(tmp_path))
     assert_one_line_error(result, code, fragment)
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
     if quirk.startswith("vanish"):
         assert Path(run_dir / "capture" / "energy.f4").stat().st_size > 0  # the samples before are kept

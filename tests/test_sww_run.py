@@ -131,7 +131,7 @@ def test_faults_end_with_their_outcome_and_keep_what_was_measured(tmp_path, faul
     _, result = measure(tmp_path, "--mode", "energy", "--dataset", short_folder(), "--labels", SHORT,
                         "--lab-fault", f"{fault}=1", code=None)
     assert_one_line_error(result, code, words)
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed" and status["exit_code"] == code
     kept = json.loads((run_dir / "results.json").read_text())
@@ -148,7 +148,7 @@ def test_a_wav_missing_from_the_sd_card_stops_before_power(tmp_path):
     shutil.copy(reference_path() / "sww01" / SHORT, folder)
     _, result = measure(tmp_path / "runs", "--mode", "energy", "--dataset", str(folder), "--labels", SHORT, code=None)
     assert_one_line_error(result, 33, f"{WAV} is not on the interface board's SD card", "sww_short_test.json")
-    run_dir = next((tmp_path / "runs").iterdir())
+    run_dir = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
     assert "DUT powered" not in (run_dir / "log.txt").read_text()
 
 

@@ -192,3 +192,23 @@ class StreamError(TinyRunnerError):
     that do not pair up, a WAV file missing from the interface board's SD card."""
 
     exit_code = 33
+
+
+class DatabaseError(TinyRunnerError):
+    """The results database cannot be opened, read or written: not a database, written by a newer
+    tiny-runner, a read-only or full disk. The run directories it is drawn from are untouched."""
+
+    exit_code = 34
+
+
+class CampaignError(TinyRunnerError):
+    """A campaign file that cannot be used: not TOML, an unknown key, a bench or benchmark that
+    does not exist, a mode without the dataset it needs."""
+
+    exit_code = 35
+
+
+class CampaignIncomplete(TinyRunnerError):
+    """A campaign ended with cells that failed every attempt; what was measured is recorded."""
+
+    exit_code = 36

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..benchmarks import BENCHMARKS
 from ..benchmarks.synth import write_dataset
 from ..boards import load_board
+from ..db.store import DEFAULT_DB_NAME, ResultsDb
 from ..errors import ResultNotValid, UsageError
 from ..lab.start import DEFAULT_LAB_SPEED
 from ..model.reference import resolve_model
@@ -40,8 +41,18 @@ def run(args) -> int:
     if not board.virtual:
         raise UsageError("the demo runs on a virtual board")
     out = Path(args.out)
-    rows = []
     progress = Progress()
+    with ResultsDb(out / DEFAULT_DB_NAME) as db:  # every run is recorded, as `measure` records it
+        rows, streams = _measure_all(board, args, out, progress, db)
+    _print_table(board, rows, streams, out)
+    # accuracy on a synthetic set is agreement, never valid for submission; the rest must be, except
+    # a stream other than the official one (not public), which never is
+    every_valid = all(figures[mode]["valid"] for _, figures in rows for mode in ("performance", "energy"))
+    return 0 if every_valid else ResultNotValid.exit_code
+
+
+def _measure_all(board, args, out: Path, progress, db: ResultsDb) -> tuple[list, list]:
+    rows = []
     # each benchmark in the demo says how many files its synthetic set has: enough for a figure,
     # small enough for a one-minute demo
     for bench in [b for b in BENCHMARKS.values() if b.demo_files]:
@@ -59,9 +70,16 @@ def run(args) -> int:
                 dataset=str(data_dir) if mode == "accuracy" else None, check_outputs=mode == "accuracy",
                 lab_speed=args.lab_speed))
             figures[mode] = Session(request, progress).run()
+            db.record(figures[mode])
         rows.append((bench, figures))
     streams = [(bench, _stream_run(bench, board, args, out, progress)) for bench in BENCHMARKS.values()
                if bench.streaming and "sww" in board.simulation]
+    for _, stream in streams:
+        db.record(stream)
+    return rows, streams
+
+
+def _print_table(board, rows: list, streams: list, out: Path) -> None:
     print()
     print(f"{board.name}: MLPerf Tiny reference models on the virtual lab (latency and power modelled, "
           "outputs real)")
@@ -82,10 +100,6 @@ def run(args) -> int:
               f"{'-':>10} {'yes' if stream['valid'] else 'NO':>6}   {bench.quality_text(stream)} on the "
               f"{stream['stream']['length_s']:g} s stream, {power:.3f} mW (latency: processing time per 32 ms frame)")
     print(f"run directories are under {out}/")
-    # accuracy on a synthetic set is agreement, never valid for submission; the rest must be, except
-    # a stream other than the official one (not public), which never is
-    every_valid = all(figures[mode]["valid"] for _, figures in rows for mode in ("performance", "energy"))
-    return 0 if every_valid else ResultNotValid.exit_code
 
 
 def _stream_run(bench, board, args, out: Path, progress) -> dict:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..bench.file import BENCHES_ENV
 from ..bench.monitors import DEFAULT_MONITOR, plugins
@@ -12,7 +14,8 @@ from ..bench.relays import specs as relay_specs
 from ..benchmarks.datasets import LABELS_FILE
 from ..benchmarks.sww01.scoring import RULES
 from ..benchmarks.sww01.streams import DEFAULT_TRUTH_FILE
-from ..errors import ResultNotValid, RunDirError
+from ..db.store import DEFAULT_DB_NAME, ResultsDb, check_database
+from ..errors import DatabaseError, ResultNotValid, RunDirError, TinyRunnerError
 from ..lab.start import DEFAULT_LAB_SPEED
 from ..report.summary import summary
 from ..run.preflight import MeasureOptions, build_request
@@ -72,7 +75,10 @@ def add_parser(sub) -> None:
                         f"(default {DEFAULT_TARGET_WINDOW_S:g}, minimum {MIN_WINDOW_S:g})")
     p.add_argument("--out", default="runs", metavar="DIR", help="folder for run directories (default ./runs)")
     p.add_argument("--run-dir", metavar="DIR", help="exact run directory to create")
+    p.add_argument("--db", metavar="FILE", help=f"results database the run is recorded in (default: "
+                   f"{DEFAULT_DB_NAME} in the folder the run directory is made in; see `tiny-runner results`)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
+    p.add_argument("--campaign-cell", metavar="JSON", help=argparse.SUPPRESS)  # set by `tiny-runner campaign`
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     lab = p.add_argument_group("virtual lab")
     lab.add_argument("--lab-speed", type=float, metavar="F",
@@ -95,6 +101,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     request = build_request(MeasureOptions.from_args(args))
+    runs_folder = Path(args.run_dir).parent if args.run_dir else Path(args.out)  # where the run directory goes
+    db_path = Path(args.db) if args.db else runs_folder / DEFAULT_DB_NAME
+    check_database(db_path)  # one that exists is checked before the run; a new one is made at its end
     session = Session(request, Progress(enabled=not args.quiet))
     if not args.quiet:
         print(f"run directory: {session.run_dir.path}", file=sys.stderr)
@@ -103,11 +112,26 @@ def run(args) -> int:
     except RunDirError:
         if session.measured:  # the numbers exist: show them, though the run directory could not keep them
             _print_results(session.results, args)
+        _record_stopped(db_path, session)
+        raise
+    except TinyRunnerError:
+        _record_stopped(db_path, session)
         raise
     _print_results(results, args)
+    with ResultsDb(db_path) as db:  # a database that fails now stops with its own error; the run directory has it all
+        db.record(results)
     if not results["valid"]:
         return ResultNotValid.exit_code
     return 0
+
+
+def _record_stopped(db_path: Path, session: Session) -> None:
+    """A run that stopped is recorded as it stopped; the run's own error is what the person sees."""
+    try:
+        with ResultsDb(db_path) as db:
+            db.record(session.results)
+    except DatabaseError as exc:
+        print(f"tiny-runner: warning: {exc.message}", file=sys.stderr)
 
 
 def _print_results(results: dict, args) -> None:

@@ -5,6 +5,7 @@ MeasureRequest."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -60,6 +61,7 @@ class MeasureOptions:
     lab_firmware_mode: str | None = None
     dry_run: bool = False  # energy mode: the real DUT behind the virtual lab's emulated instruments
     detection_window: str | None = None  # a streamed benchmark's scoring rule: "code" (default) or "readme"
+    campaign_cell: str | None = None  # JSON: the campaign cell a campaign runs this measurement for
 
     @classmethod
     def from_args(cls, args) -> "MeasureOptions":
@@ -317,7 +319,21 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
         voltage_mv=opts.voltage or board.supply.get("default_mv", DEFAULT_SUPPLY_MV),
         monitor_rate_hz=opts.monitor_rate,
         stream=stream,
+        cell=parse_cell(opts.campaign_cell),
     )
+
+
+def parse_cell(text: str | None) -> dict | None:
+    """The cell a campaign passes (`--campaign-cell`): what the run's record keys it by."""
+    if text is None:
+        return None
+    try:
+        cell = json.loads(text)
+    except json.JSONDecodeError:
+        raise UsageError("--campaign-cell: not JSON") from None
+    if not isinstance(cell, dict) or not {"campaign", "key", "definition"} <= set(cell):
+        raise UsageError("--campaign-cell: expected an object with campaign, key and definition")
+    return cell
 
 
 def check_stream_options(opts: MeasureOptions, benchmark) -> StreamSelection:

@@ -331,6 +331,7 @@ class Provenance:
     monitor: MonitorProvenance | None
     relay: RelayRecord | None
     lab: dict | None  # the virtual lab's setup, when it stood in for the bench
+    host: str | None = None  # the machine the runner ran on
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -386,6 +387,8 @@ class RunRecord:
     plots: list[str] | None = None
     stop_reason: str | None = None
     finished: str | None = None
+    host: str | None = None  # the machine the runner ran on
+    cell: dict | None = None  # the campaign cell this run measures: {"campaign", "key", "definition"}
     extra: dict = field(default_factory=dict)  # keys of a read results.json that no part claims
 
     @property
@@ -401,6 +404,7 @@ class RunRecord:
                                       identity.get("firmware")) if identity is not None else None,
             relay=self.relay,
             lab={k: v for k, v in lab.items() if k not in _LAB_OUTCOMES} if isinstance(lab, dict) else None,
+            host=self.host,
         )
 
     def to_json(self) -> dict:
@@ -438,6 +442,9 @@ class RunRecord:
         data.update(self.extra)
         if self.input_results is not None:
             data["input_results"] = [r.to_json() for r in self.input_results]
+        for name in ("host", "cell"):  # keys this version adds, after those earlier ones wrote
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
         data["provenance"] = self.provenance.to_json()
         return data
 
@@ -467,7 +474,8 @@ class RunRecord:
             record.input_results = [InputResult.from_json(r) for r in take("input_results")]
         if "model" in rest:
             record.model = ModelUsed(**take("model"))
-        for name in ("files_done", "check_outputs", "stream", "quality_target", "plots", "stop_reason", "finished"):
+        for name in ("files_done", "check_outputs", "stream", "quality_target", "plots", "stop_reason", "finished",
+                     "host", "cell"):
             if name in rest:
                 setattr(record, name, take(name))
         figures = FIGURE_TYPES.get(mode)

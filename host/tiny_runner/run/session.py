@@ -9,6 +9,7 @@ source's business (bench/bench.py), not the session's.
 
 from __future__ import annotations
 
+import socket
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ class MeasureRequest:
     monitor_rate_hz: float | None = None  # None: the monitor's own default (LPM01A 1 kHz, PPK2 100 kHz, ...)
     # a streamed benchmark (sww01): the stream to play (benchmarks/sww01/streams.py)
     stream: StreamSelection | None = None
+    cell: dict | None = None  # the campaign cell this run measures (campaign/runner.py)
 
     @property
     def sd_folder(self) -> Path | None:
@@ -111,7 +113,8 @@ class Session:
         self.run_dir = RunDir.create(request.runs_root, label, request.run_dir)
         self.record = RunRecord(tool_version=__version__, benchmark=request.benchmark.id if request.benchmark else None,
                                 mode=request.mode, board=request.board.name, run_dir=str(self.run_dir.path),
-                                started=utc_now(), bench=request.bench.described)
+                                started=utc_now(), bench=request.bench.described, host=socket.gethostname(),
+                                cell=request.cell)
         self.recorder = Recorder(self.record, self.run_dir)
 
     @property

@@ -22,7 +22,7 @@ from . import Procedure
 from .energy import EDGE_WAIT_S
 
 AFTER_PLAY_S = 0.25  # the official runner's pause before `stop` (the DUT may still be busy with a frame)
-STOP_TIMEOUT_S = 10.0  # to stop and start printing; the activations (37 500 for 1200 s) add their wire time
+STOP_TIMEOUT_S = 5.0  # to stop and start printing; the activations (37 500 for 1200 s) add their wire time
 STOP_BYTES_PER_ACTIVATION = 7  # "-128, " and a share of the line ends: the stop reply's wire time
 
 

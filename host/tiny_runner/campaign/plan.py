@@ -1,0 +1,235 @@
+"""A campaign file and the cells it defines.
+
+    name = "l4r5-supply-sweep"         # recorded with every run; the database keys cells by it
+    benchmarks = ["kws", "ad"]
+    modes = ["performance", "energy"]
+    voltages_mv = [1800, 3000]          # energy cells, one per voltage; other modes run once
+    repeats = 2                         # default 1
+    retries = 1                         # a failed cell is run again at most this often (default 1)
+
+    [[benches]]                         # one line of work each: cells of one bench never overlap
+    name = "lab-a"
+    board = "virtual-l4r5zi"            # the virtual lab, or a real board with its ports found
+    [[benches]]
+    name = "rack2"
+    bench = "rack2-u575"                # a bench file (path or name, as measure --bench takes)
+
+    [measure]                           # options every cell's `measure` gets
+    target_window = 12.0
+    lab_speed = 1000
+
+    [datasets]                          # accuracy mode (and sww): the folder per benchmark
+    kws = "data/kws01"
+
+A cell is one `tiny-runner measure`; its key is a hash of its whole definition and of the
+firmware image installed on its board (`tiny-runner flash` records it), so a cell is measured
+again when either changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..benchmarks import get_benchmark
+from ..boards import load_board
+from ..errors import CampaignError, TinyRunnerError, UsageError
+from ..image.installed import installed_image
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MODES = ("performance", "accuracy", "energy")
+# [measure] key -> (the measure option it becomes, its type)
+MEASURE_OPTIONS = {
+    "target_window": ("--target-window", float), "iterations": ("--iterations", int), "warmup": ("--warmup", int),
+    "lab_speed": ("--lab-speed", float), "monitor": ("--monitor", str), "monitor_rate": ("--monitor-rate", float),
+    "relay": ("--relay", str), "baud": ("--baud", int), "check_outputs": ("--check-outputs", bool),
+    "model_dir": ("--model-dir", str), "lab_fault": ("--lab-fault", list), "labels": ("--labels", str),
+}
+_TOP_KEYS = {"name", "benchmarks", "modes", "voltages_mv", "repeats", "retries", "benches", "measure", "datasets"}
+_BENCH_KEYS = {"name", "board", "bench", "lab_fault"}
+
+
+@dataclass(frozen=True)
+class Bench:
+    name: str
+    board: str | None
+    bench_file: str | None
+    lab_faults: tuple[str, ...] = ()  # the virtual lab's faults on this bench only (drills)
+
+
+@dataclass(frozen=True)
+class Cell:
+    campaign: str
+    bench: Bench
+    benchmark: str
+    mode: str
+    voltage_mv: int | None
+    repeat: int
+    options: tuple[tuple[str, object], ...]
+    dataset: str | None
+    firmware_sha256: str | None
+
+    @property
+    def definition(self) -> dict:
+        return {"campaign": self.campaign, "bench": self.bench.name, "board": self.bench.board,
+                "bench_file": self.bench.bench_file, "benchmark": self.benchmark, "mode": self.mode,
+                "voltage_mv": self.voltage_mv, "repeat": self.repeat, "options": dict(self.options),
+                "lab_faults": list(self.bench.lab_faults), "dataset": self.dataset,
+                "firmware_sha256": self.firmware_sha256}
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.definition, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        volts = f" {self.voltage_mv} mV" if self.voltage_mv else ""
+        return f"{self.bench.name}: {self.benchmark} {self.mode}{volts} #{self.repeat}"
+
+    def measure_args(self) -> list[str]:
+        """The `tiny-runner measure` options of this cell (the runner adds --out, --db and the cell)."""
+        args = ["--bench", self.bench.bench_file] if self.bench.bench_file else ["--board", self.bench.board]
+        args += ["--benchmark", self.benchmark, "--mode", self.mode]
+        if self.voltage_mv is not None:
+            args += ["--voltage", str(self.voltage_mv)]
+        if self.dataset:
+            args += ["--dataset", self.dataset]
+        for key, value in self.options:
+            option, kind = MEASURE_OPTIONS[key]
+            if kind is bool:
+                args += [option] if value else []
+            elif kind is list:
+                args += [item for v in value for item in (option, str(v))]
+            else:
+                args += [option, str(value)]
+        for fault in self.bench.lab_faults:
+            args += ["--lab-fault", fault]
+        return args
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    path: Path
+    benches: tuple[Bench, ...]
+    cells: tuple[Cell, ...]
+    retries: int
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise CampaignError(f"cannot read campaign file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CampaignError(f"{path}: not valid TOML: {exc}") from None
+    where = str(path)
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise CampaignError(f"{where}: unknown key {unknown[0]!r}; a campaign has {', '.join(sorted(_TOP_KEYS))}")
+    name = data.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise CampaignError(f"{where}: name must be a plain name (letters, digits, '.', '_', '-'), got {name!r}")
+    benchmarks = [_benchmark(where, b) for b in _list(where, data, "benchmarks", str)]
+    modes = _list(where, data, "modes", str)
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise CampaignError(f"{where}: mode {bad[0]!r}; modes are {', '.join(MODES)}")
+    voltages = _list(where, data, "voltages_mv", int, required=False) or [None]
+    repeats, retries = _count(where, data, "repeats", 1, 1), _count(where, data, "retries", 1, 0)
+    benches = tuple(_bench(where, i, b) for i, b in enumerate(_list(where, data, "benches", dict)))
+    names = [b.name for b in benches]
+    if len(set(names)) != len(names):
+        raise CampaignError(f"{where}: two benches are named {next(n for n in names if names.count(n) > 1)!r}")
+    options = _options(where, data.get("measure", {}))
+    datasets = data.get("datasets", {})
+    if not isinstance(datasets, dict) or not all(isinstance(v, str) for v in datasets.values()):
+        raise CampaignError(f"{where}: [datasets] maps benchmarks to folders (strings)")
+    datasets = {_benchmark(where, k): str((path.parent / v).resolve()) for k, v in datasets.items()}
+    cells = []
+    for bench, benchmark, mode, repeat in itertools.product(benches, benchmarks, modes, range(1, repeats + 1)):
+        if get_benchmark(benchmark).streaming or mode == "accuracy":
+            if benchmark not in datasets:
+                raise CampaignError(f"{where}: {benchmark} in {mode} mode needs its folder in [datasets]")
+        for voltage in (voltages if mode == "energy" else [None]):
+            cells.append(Cell(name, bench, benchmark, mode, voltage, repeat, options,
+                              datasets.get(benchmark) if (mode == "accuracy" or get_benchmark(benchmark).streaming)
+                              else None, _firmware_sha256(bench)))
+    return Campaign(name, path, benches, tuple(cells), retries)
+
+
+def _list(where: str, data: dict, key: str, kind: type, required: bool = True) -> list:
+    value = data.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not value or not all(isinstance(v, kind) and not isinstance(v, bool)
+                                                            for v in value):
+        raise CampaignError(f"{where}: {key} must be a non-empty list of {kind.__name__}s")
+    return value
+
+
+def _count(where: str, data: dict, key: str, default: int, minimum: int) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= 1000:
+        raise CampaignError(f"{where}: {key} must be an integer {minimum}..1000, got {value!r}")
+    return value
+
+
+def _benchmark(where: str, name: str) -> str:
+    try:
+        return get_benchmark(name).id
+    except UsageError as exc:
+        raise CampaignError(f"{where}: {exc.message}") from None
+
+
+def _bench(where: str, index: int, data: dict) -> Bench:
+    unknown = sorted(set(data) - _BENCH_KEYS)
+    if unknown:
+        raise CampaignError(f"{where}: benches[{index}]: unknown key {unknown[0]!r}; a bench has "
+                            f"{', '.join(sorted(_BENCH_KEYS))}")
+    name = data.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise CampaignError(f"{where}: benches[{index}]: name must be a plain name, got {name!r}")
+    board, bench_file = data.get("board"), data.get("bench")
+    if (board is None) == (bench_file is None):
+        raise CampaignError(f"{where}: bench {name}: give board (the virtual lab, or ports found) or bench "
+                            "(a bench file), one of them")
+    if board is not None:
+        try:
+            load_board(board)
+        except TinyRunnerError as exc:
+            raise CampaignError(f"{where}: bench {name}: {exc.message}") from None
+    faults = data.get("lab_fault", [])
+    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
+        raise CampaignError(f"{where}: bench {name}: lab_fault must be a list of KEY=VALUE strings")
+    return Bench(name, board, bench_file, tuple(faults))
+
+
+def _options(where: str, data) -> tuple[tuple[str, object], ...]:
+    if not isinstance(data, dict):
+        raise CampaignError(f"{where}: [measure] must be a table")
+    for key, value in data.items():
+        if key not in MEASURE_OPTIONS:
+            raise CampaignError(f"{where}: [measure] {key}: not an option a campaign passes on; known: "
+                                f"{', '.join(MEASURE_OPTIONS)}")
+        kind = MEASURE_OPTIONS[key][1]
+        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok:
+            raise CampaignError(f"{where}: [measure] {key} must be a {kind.__name__}, got {value!r}")
+    return tuple(sorted(data.items()))
+
+
+def _firmware_sha256(bench: Bench) -> str | None:
+    """The image `tiny-runner flash` installed on the bench's board, when it recorded one."""
+    if bench.board is None:
+        return None
+    installed = installed_image(load_board(bench.board))
+    return installed.sha256 if installed else None
