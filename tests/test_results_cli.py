@@ -34,6 +34,11 @@ class Lab:
     reindex: CliResult
 
 
+def in_order(runs) -> list[dict]:
+    """As the database lists runs: by start time (whole seconds), then run directory."""
+    return sorted(runs, key=lambda r: (r["started"], r["run_dir"]))
+
+
 def _measure(out: Path, expected_code: int, *args: str, env: dict | None = None) -> dict:
     before = set(out.iterdir()) if out.exists() else set()
     result = run_cli("measure", "--out", str(out), "--json", "--quiet", "--lab-speed", "1000", *args,
@@ -148,8 +153,9 @@ def test_list_prints_one_row_per_run_with_its_own_figures(lab):
     assert lines[0].split() == ["id", "started", "board", "benchmark", "mode", "supply", "mV", "valid", "latency",
                                 "ms", "uJ/inf", "accuracy", "run_dir"]
     rows = lines[1:]
-    assert [row.split()[-1] for row in rows] == [r["run_dir"] for r in lab.runs.values()]  # oldest first
-    for record, row in zip(lab.runs.values(), rows):
+    # oldest first; runs started in the same second by their directory
+    assert [row.split()[-1] for row in rows] == [r["run_dir"] for r in in_order(lab.runs.values())]
+    for record, row in zip(in_order(lab.runs.values()), rows):
         fields = row.split()
         assert fields[1:5] == [record["started"], record["board"], record["benchmark"], record["mode"]]
         assert fields[5] == ("-" if _supply(record) is None else f"{_supply(record):g}")
@@ -194,7 +200,7 @@ FILTERS = [
 @pytest.mark.parametrize("options,wanted", FILTERS, ids=[" ".join(options) for options, _ in FILTERS])
 def test_filters_select_exactly_the_matching_runs(lab, options, wanted):
     listed = [run["run_dir"] for run in results(lab, "list", *options, "--json").json()]
-    assert listed == [r["run_dir"] for r in lab.runs.values() if wanted(r)]
+    assert listed == [r["run_dir"] for r in in_order(lab.runs.values()) if wanted(r)]
 
 
 def test_since_and_until_take_dates_and_date_times(lab):

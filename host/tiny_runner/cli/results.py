@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 import statistics
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from ..benchmarks import get_benchmark
-from ..db.schema import MIGRATIONS
-from ..db.store import DEFAULT_DB_NAME, ResultsDb
+from ..db.store import DEFAULT_DB_NAME, ResultsDb, run_columns
 from ..errors import DatabaseError, UsageError
 
 ACTIONS = ("list", "compare", "reindex", "show")
@@ -75,7 +73,7 @@ def run(args) -> int:
             by = args.by or "board"
             _print_rows(compare_groups(runs, by), compare_fields(by), _compare_table(by), args)
         else:
-            _print_rows(runs, _run_columns(), _LIST_TABLE, args)
+            _print_rows(runs, run_columns(), _LIST_TABLE, args)
     return 0
 
 
@@ -211,10 +209,13 @@ def _general(value: float | None) -> str | None:
     return None if value is None else f"{value:g}"
 
 
+_ACCURACY_FORMATS = {"top1": lambda value: f"{value:.2f}% top1"}  # a percentage; auc and f1 are fractions
+
+
 def _accuracy(metric: str | None, value: float | None) -> str | None:
     if value is None:
         return None
-    return f"{value:.2f}% top1" if metric == "top1" else f"{value:.4f} {metric or ''}".rstrip()
+    return _ACCURACY_FORMATS.get(metric, lambda v: f"{v:.4f} {metric or ''}".rstrip())(value)
 
 
 def _valid(run: dict) -> str:
@@ -263,17 +264,6 @@ def _print_rows(rows: list[dict], fields: list[str], table: tuple, args) -> None
         _print_csv(rows, fields)
     else:
         _print_table(rows, table)
-
-
-def _run_columns() -> list[str]:
-    """The runs table's columns, as the schema defines them (what db.runs() returns)."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        for step in sorted(MIGRATIONS):
-            conn.executescript(MIGRATIONS[step])
-        return [row[1] for row in conn.execute("PRAGMA table_info(runs)") if row[1] != "record_json"]
-    finally:
-        conn.close()
 
 
 def _print_csv(rows: list[dict], header: list[str]) -> None:

@@ -20,6 +20,17 @@ BUSY_TIMEOUT_S = 60.0  # a writer waits this long for another one's transaction
 FILTERS = ("board", "benchmark", "mode", "status", "campaign", "host", "bench", "place", "run_dir")
 
 
+def run_columns() -> list[str]:
+    """The runs table's columns as the schema defines them (what ResultsDb.runs() returns)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for step in sorted(MIGRATIONS):
+            conn.executescript(MIGRATIONS[step])
+        return [row[1] for row in conn.execute("PRAGMA table_info(runs)") if row[1] != "record_json"]
+    finally:
+        conn.close()
+
+
 def check_database(path: Path) -> None:
     """A database that exists is one this tiny-runner can write (DatabaseError otherwise); one that
     does not is made when it is first written."""
@@ -152,7 +163,8 @@ class ResultsDb:
     # -- reading ----------------------------------------------------------------------------------
     def runs(self, *, since: str | None = None, until: str | None = None, voltage_mv: float | None = None,
              valid_only: bool = False, **filters) -> list[dict]:
-        """The recorded runs, oldest first, matching every filter given (None: any)."""
+        """The recorded runs, oldest first (those started in the same second by run directory),
+        matching every filter given (None: any)."""
         unknown = set(filters) - set(FILTERS)
         if unknown:
             raise ValueError(f"unknown filter {sorted(unknown)[0]!r}")
@@ -169,7 +181,7 @@ class ResultsDb:
             clauses.append("valid = 1")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         try:
-            rows = self._conn.execute(f"SELECT * FROM runs{where} ORDER BY started, id", values).fetchall()
+            rows = self._conn.execute(f"SELECT * FROM runs{where} ORDER BY started, run_dir", values).fetchall()
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"results database {self.path}: {_reason(exc)}") from None
         return [_plain_row(row) for row in rows]
