@@ -32,15 +32,12 @@ class EnergyRun(WindowedRun):
         reply = self.dut.infer(iterations, warmup, timeout_s, expect_timestamps=False)
         if capture.monitor.capabilities.edges == "host":
             return self._host_timed(reply, iterations, warmup)
-        capture.wait(lambda c: len(c.edges) >= before + 2, EDGE_WAIT_S)
-        capture.settle(wall_s=0.05, device_s=0.05)  # a spurious extra edge would arrive now
-        new = capture.edges_since(before)
-        dropped = capture.dropped_between(new[0].index, new[-1].index) if len(new) >= 2 else 0
-        window = frame_window(EnergyWindow(0, "", iterations, warmup, [], capture.rate_hz), new, dropped)
+        window = edge_window(capture, before, EnergyWindow(0, "", iterations, warmup, [], capture.rate_hz))
         hint = (f"check the timestamp wire from the DUT's GPIO through the level shifter to the monitor's "
                 f"{capture.monitor.capabilities.timestamp_input}")
-        problem = "; ".join(window.problems + ([hint] if len(new) < 2 else [])) or None
-        return Timed(window.seconds if len(new) >= 2 else None, reply, {"window": window, "problem": problem})
+        framed = len(window.edges) >= 2
+        problem = "; ".join(window.problems + ([] if framed else [hint])) or None
+        return Timed(window.seconds if framed else None, reply, {"window": window, "problem": problem})
 
     def _host_timed(self, reply, iterations: int, warmup: int) -> Timed:
         capture, monitor = self.context.capture, self.context.capture.monitor
@@ -80,6 +77,16 @@ class EnergyRun(WindowedRun):
             self.log(f"window {index}: {problem}")
         window.attempts, window.results = attempts, timed.reply.results
         return window
+
+
+def edge_window(capture, before: int, window: EnergyWindow) -> EnergyWindow:
+    """The window framed by the edges the monitor saw after the first `before`: both awaited,
+    then a moment for a spurious extra one to arrive too."""
+    capture.wait(lambda c: len(c.edges) >= before + 2, EDGE_WAIT_S)
+    capture.settle(wall_s=0.05, device_s=0.05)
+    new = capture.edges_since(before)
+    dropped = capture.dropped_between(new[0].index, new[-1].index) if len(new) >= 2 else 0
+    return frame_window(window, new, dropped)
 
 
 def _wire_s(line: str, baud: int) -> float:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 
-from ...analysis.energy import EnergyWindow, frame_window
+from ...analysis.energy import EnergyWindow
 from ...benchmarks.sww01 import replies
 from ...benchmarks.sww01.scoring import duty_cycle, score_detections
 from ...errors import DutTimeout, StreamError
 from . import Procedure
-from .energy import EDGE_WAIT_S
+from .energy import edge_window
 
 AFTER_PLAY_S = 0.25  # the official runner's pause before `stop` (the DUT may still be busy with a frame)
 STOP_TIMEOUT_S = 5.0  # to stop and start printing; the activations (37 500 for 1200 s) add their wire time
@@ -74,11 +74,7 @@ class StreamingRun(Procedure):
 
     def _energy_window(self, before: int, wav_file: str) -> EnergyWindow:
         capture = self.context.capture
-        capture.wait(lambda c: len(c.edges) >= before + 2, EDGE_WAIT_S)
-        capture.settle(wall_s=0.05, device_s=0.05)
-        new = capture.edges_since(before)
-        dropped = capture.dropped_between(new[0].index, new[-1].index) if len(new) >= 2 else 0
-        window = frame_window(EnergyWindow(0, wav_file, 1, 0, [], capture.rate_hz), new, dropped)
+        window = edge_window(capture, before, EnergyWindow(0, wav_file, 1, 0, [], capture.rate_hz))
         for problem in window.problems:
             self.log(f"stream energy window: {problem}")
         return window
