@@ -85,6 +85,9 @@ class MonitorPlugin:
     # (switch values) -> None, raising ValueError for a combination the emulator cannot take
     # (switches that belong to another emulated model, say), so the run stops before it starts
     check_switches: Callable | None = None
+    # False: its sample stream is faster than an RFC 2217 port (ser2net, a labgrid place) carries
+    # without loss, so it is measured only from the host it is plugged into
+    remote_serial: bool = True
 
     @property
     def supplies_dut(self) -> bool:

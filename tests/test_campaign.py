@@ -152,6 +152,14 @@ def test_an_interrupted_campaign_keeps_what_it_measured_and_resumes(tmp_path):
     ('name = "x"\nbenchmarks = ["kws"]\nmodes = ["performance"]\n[measure]\nspeed = 3\n' + BENCHES,
      "[measure] speed: not an option"),
     ('name = "x"\nbenchmarks = ["kws"]\nmodes = ["performance"]\n[[benches]]\nname = "a"\n', "give board"),
+    ('name = "x"\nbenchmarks = ["kws"]\nmodes = ["performance"]\n[[benches]]\nname = "a"\nplace = "p"\n'
+     'bench = "b.toml"\n', "a place bench has no bench file"),
+    ('name = "x"\nbenchmarks = ["kws"]\nmodes = ["performance"]\n[[benches]]\nname = "a"\nboard = "virtual-l4r5zi"\n'
+     'wait = 5\n', "wait is a place bench's seconds"),
+    ('name = "x"\nbenchmarks = ["kws"]\nmodes = ["performance"]\n[[benches]]\nname = "a"\nplace = "p"\n'
+     'modes = ["fast"]\n', "bench a: modes must be a list of performance, accuracy, energy"),
+    ('name = "x"\nbenchmarks = ["kws"]\nmodes = ["performance"]\n[[benches]]\nname = "a"\nplace = "p"\n'
+     'benchmarks = ["nope"]\n', "unknown benchmark 'nope'"),
     ("name = [", "not valid TOML"),
 ])
 def test_bad_campaign_files(tmp_path, text, words):

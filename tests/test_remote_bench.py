@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,29 +16,9 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, require_tools
+from support.labgrid_deployment import free_port, served_lab
 
 BOARD = "virtual-l4r5zi"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def served_lab(*options: str):
-    """`lab serve` on ptys; yields {name: pty} as it prints them."""
-    server = subprocess.Popen([sys.executable, "-m", "tiny_runner", "lab", "serve", "--board", BOARD, *options],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        server.stdout.readline()  # "virtual ... Ctrl-C stops it"
-        first = server.stdout.readline().split()
-        ports = {"dut": first[1]} if first[0] == "ready" else dict([first, server.stdout.readline().split()])
-        yield ports
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @contextmanager
@@ -125,6 +104,8 @@ def test_a_performance_run_on_a_dut_served_over_rfc2217_is_the_direct_one(cli, t
     ("[dut]\nport = '/dev/ttyACM0'\n", (), 2, "bench b ({path}) names no board: pass --board"),
     ("board = 'nucleo-l4r5zi'\n[dut]\nport = '/dev/ttyACM0'\n", ("--board", BOARD), 2,
      "--board virtual-l4r5zi, but bench b ({path}) holds nucleo-l4r5zi"),
+    ("place = 'desk'\n[dut]\nport = '/dev/ttyACM0'\n", (), 32,
+     "{path}: [dut] port: bench b is on place desk, which gives its ports"),
     ("[dut]\nport = '/dev/ttyACM0'\n", ("--board", BOARD, "--dut", "/dev/ttyACM1"), 2,
      "--dut and --bench: bench b names its own ports"),
 ])
@@ -145,4 +126,4 @@ def test_a_bench_name_not_found_says_where_it_looked(cli, tmp_path, monkeypatch)
 
 def test_without_a_board_or_a_bench_that_names_one_measure_stops(cli):
     assert_one_line_error(cli("measure", "-b", "kws"), 2,
-                          "--board BOARD is required (or --bench with a bench file that names its board)")
+                          "--board BOARD is required (or --bench with a bench file that names its board, or --place)")

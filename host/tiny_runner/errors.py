@@ -212,3 +212,16 @@ class CampaignIncomplete(TinyRunnerError):
     """A campaign ended with cells that failed every attempt; what was measured is recorded."""
 
     exit_code = 36
+
+
+class PlaceError(TinyRunnerError):
+    """A labgrid place that cannot be used: the coordinator does not answer, the place does not
+    exist, lacks a resource the run needs, or holds an instrument that cannot be used remotely."""
+
+    exit_code = 37
+
+
+class PlaceBusy(TinyRunnerError):
+    """The labgrid place is acquired by someone else (and stayed so for the whole of --wait)."""
+
+    exit_code = 38

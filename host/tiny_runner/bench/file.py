@@ -17,6 +17,14 @@ code of its own.
     kind = "lpm01a"
     port = "rfc2217://rack2:4003"      # or serial = "..." for one its driver finds (Joulescope)
 
+A bench on a labgrid place names the place instead of ports (docs/places.md); its [relay] and
+[monitor] may name their kinds, which the place's tags otherwise give:
+
+    name = "rack3"
+    place = "rack3-l4r5"
+    [monitor]
+    kind = "lpm01a"
+
 `--bench` takes a path, or a name looked up as NAME.toml in $TINY_RUNNER_BENCHES (folders
 separated like PATH) and then in ./benches.
 """
@@ -33,7 +41,7 @@ from ..errors import BenchFileError
 
 BENCHES_ENV = "TINY_RUNNER_BENCHES"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_KEYS = {"": {"name", "board", "dut", "relay", "monitor", "description"}, "dut": {"port"},
+_KEYS = {"": {"name", "board", "place", "dut", "relay", "monitor", "description"}, "dut": {"port"},
          "relay": {"kind", "port"}, "monitor": {"kind", "port", "serial"}}
 
 
@@ -43,12 +51,14 @@ class BenchFile:
     path: Path
     board: str | None
     dut: str | None  # a pyserial URL
-    relay: str | None  # KIND:URL
+    relay: str | None  # KIND:URL; on a place, KIND
     monitor: str | None  # KIND, KIND:PORT or KIND:SERIAL
+    place: str | None = None  # a labgrid place, which gives the ports
 
     def describe(self) -> dict:
-        return {"name": self.name, "file": str(self.path), "dut": self.dut, "relay": self.relay,
-                "monitor": self.monitor}
+        described = {"name": self.name, "file": str(self.path), "dut": self.dut, "relay": self.relay,
+                     "monitor": self.monitor}
+        return {**described, "place": self.place} if self.place else described
 
 
 def bench_folders() -> list[Path]:
@@ -106,6 +116,9 @@ def load_bench(ref: str) -> BenchFile:
     name = text("", "name") or path.stem
     if not _NAME.fullmatch(name):
         raise BenchFileError(f"{path}: key 'name' {name!r}: letters, digits, '.', '_' and '-', at most 64")
+    place = text("", "place")
+    if place:
+        return _place_bench(path, name, data, text)
     relay = monitor = None
     if "relay" in data:
         relay = f"{text('relay', 'kind', required=True)}:{text('relay', 'port', required=True)}"
@@ -117,3 +130,13 @@ def load_bench(ref: str) -> BenchFile:
         monitor = f"{kind}:{port or serial}" if port or serial else kind
     dut = text("dut", "port", required=True) if "dut" in data else None
     return BenchFile(name, path, text("", "board"), dut, relay, monitor)
+
+
+def _place_bench(path: Path, name: str, data: dict, text) -> BenchFile:
+    """A bench on a labgrid place: the place gives the ports; the file may name kinds."""
+    for table, key in (("dut", "port"), ("relay", "port"), ("monitor", "port"), ("monitor", "serial")):
+        if text(table, key):
+            raise BenchFileError(f"{path}: [{table}] {key}: bench {name} is on place {data['place']}, which gives "
+                                 "its ports; leave them out")
+    return BenchFile(name, path, text("", "board"), None, text("relay", "kind"), text("monitor", "kind"),
+                     place=text("", "place"))

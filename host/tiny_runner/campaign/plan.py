@@ -13,6 +13,12 @@
     [[benches]]
     name = "rack2"
     bench = "rack2-u575"                # a bench file (path or name, as measure --bench takes)
+    [[benches]]
+    name = "rack3"
+    place = "rack3-l4r5"                # a labgrid place (measure --place); board = is optional
+    wait = 600                          # seconds a cell waits for the place if someone holds it (default 600)
+    benchmarks = ["ad"]                 # what this bench's firmware runs, when not all of the campaign's
+    modes = ["energy"]                  # what its wiring measures, when not all of the campaign's
 
     [measure]                           # options every cell's `measure` gets
     target_window = 12.0
@@ -51,7 +57,8 @@ MEASURE_OPTIONS = {
     "model_dir": ("--model-dir", str), "lab_fault": ("--lab-fault", list), "labels": ("--labels", str),
 }
 _TOP_KEYS = {"name", "benchmarks", "modes", "voltages_mv", "repeats", "retries", "benches", "measure", "datasets"}
-_BENCH_KEYS = {"name", "board", "bench", "lab_fault"}
+_BENCH_KEYS = {"name", "board", "bench", "place", "wait", "benchmarks", "modes", "lab_fault"}
+DEFAULT_PLACE_WAIT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,10 @@ class Bench:
     board: str | None
     bench_file: str | None
     lab_faults: tuple[str, ...] = ()  # the virtual lab's faults on this bench only (drills)
+    place: str | None = None  # a labgrid place
+    place_wait_s: float = DEFAULT_PLACE_WAIT_S
+    benchmarks: tuple[str, ...] = ()  # the benchmarks its board's firmware runs, when not all of the campaign's
+    modes: tuple[str, ...] = ()  # the modes its wiring measures (a DUT's UART, an energy bench), when not all
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,8 @@ class Cell:
 
     @property
     def definition(self) -> dict:
-        return {"campaign": self.campaign, "bench": self.bench.name, "board": self.bench.board,
+        place = {"place": self.bench.place} if self.bench.place else {}  # keys of cells without one stay as they were
+        return {"campaign": self.campaign, "bench": self.bench.name, "board": self.bench.board, **place,
                 "bench_file": self.bench.bench_file, "benchmark": self.benchmark, "mode": self.mode,
                 "voltage_mv": self.voltage_mv, "repeat": self.repeat, "options": dict(self.options),
                 "lab_faults": list(self.bench.lab_faults), "dataset": self.dataset,
@@ -93,7 +105,10 @@ class Cell:
 
     def measure_args(self) -> list[str]:
         """The `tiny-runner measure` options of this cell (the runner adds --out, --db and the cell)."""
-        args = ["--bench", self.bench.bench_file] if self.bench.bench_file else ["--board", self.bench.board]
+        bench = self.bench
+        args = ["--bench", bench.bench_file] if bench.bench_file else ["--board", bench.board] if bench.board else []
+        if bench.place:
+            args += ["--place", bench.place, "--wait", f"{bench.place_wait_s:g}"]
         args += ["--benchmark", self.benchmark, "--mode", self.mode]
         if self.voltage_mv is not None:
             args += ["--voltage", str(self.voltage_mv)]
@@ -153,15 +168,22 @@ def load_campaign(path: str | Path) -> Campaign:
         raise CampaignError(f"{where}: [datasets] maps benchmarks to folders (strings)")
     datasets = {_benchmark(where, k): str((path.parent / v).resolve()) for k, v in datasets.items()}
     cells = []
-    for bench, benchmark, mode, repeat in itertools.product(benches, benchmarks, modes, range(1, repeats + 1)):
-        if get_benchmark(benchmark).streaming or mode == "accuracy":
-            if benchmark not in datasets:
-                raise CampaignError(f"{where}: {benchmark} in {mode} mode needs its folder in [datasets]")
-        for voltage in (voltages if mode == "energy" else [None]):
-            cells.append(Cell(name, bench, benchmark, mode, voltage, repeat, options,
-                              datasets.get(benchmark) if (mode == "accuracy" or get_benchmark(benchmark).streaming)
-                              else None, _firmware_sha256(bench)))
+    for bench in benches:
+        for benchmark, mode, repeat in itertools.product(bench.benchmarks or benchmarks, bench.modes or modes,
+                                                         range(1, repeats + 1)):
+            cells += _cells(where, name, bench, benchmark, mode, repeat, voltages, options, datasets)
     return Campaign(name, path, benches, tuple(cells), retries)
+
+
+def _cells(where: str, campaign: str, bench: Bench, benchmark: str, mode: str, repeat: int, voltages: list,
+           options: tuple, datasets: dict) -> list[Cell]:
+    """One cell per voltage in energy mode, else one."""
+    needs_dataset = mode == "accuracy" or get_benchmark(benchmark).streaming
+    if needs_dataset and benchmark not in datasets:
+        raise CampaignError(f"{where}: {benchmark} in {mode} mode needs its folder in [datasets]")
+    return [Cell(campaign, bench, benchmark, mode, voltage, repeat, options,
+                 datasets[benchmark] if needs_dataset else None, _firmware_sha256(bench))
+            for voltage in (voltages if mode == "energy" else [None])]
 
 
 def _list(where: str, data: dict, key: str, kind: type, required: bool = True) -> list:
@@ -196,10 +218,18 @@ def _bench(where: str, index: int, data: dict) -> Bench:
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise CampaignError(f"{where}: benches[{index}]: name must be a plain name, got {name!r}")
-    board, bench_file = data.get("board"), data.get("bench")
-    if (board is None) == (bench_file is None):
-        raise CampaignError(f"{where}: bench {name}: give board (the virtual lab, or ports found) or bench "
-                            "(a bench file), one of them")
+    board, bench_file, place = data.get("board"), data.get("bench"), data.get("place")
+    if place is not None:
+        if not isinstance(place, str) or not _NAME.match(place) or bench_file is not None:
+            raise CampaignError(f"{where}: bench {name}: place must be a place's name, and a place bench has no "
+                                f"bench file, got {place!r}")
+    elif (board is None) == (bench_file is None):
+        raise CampaignError(f"{where}: bench {name}: give board (the virtual lab, or ports found), bench "
+                            "(a bench file) or place (a labgrid place)")
+    wait = data.get("wait", DEFAULT_PLACE_WAIT_S)
+    if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 86400 or (
+            "wait" in data and place is None):
+        raise CampaignError(f"{where}: bench {name}: wait is a place bench's seconds, 0..86400, got {wait!r}")
     if board is not None:
         try:
             load_board(board)
@@ -208,7 +238,14 @@ def _bench(where: str, index: int, data: dict) -> Bench:
     faults = data.get("lab_fault", [])
     if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
         raise CampaignError(f"{where}: bench {name}: lab_fault must be a list of KEY=VALUE strings")
-    return Bench(name, board, bench_file, tuple(faults))
+    own = data.get("benchmarks", [])
+    if not isinstance(own, list) or not all(isinstance(b, str) for b in own):
+        raise CampaignError(f"{where}: bench {name}: benchmarks must be a list of benchmark names")
+    own_modes = data.get("modes", [])
+    if not isinstance(own_modes, list) or not all(m in MODES for m in own_modes):
+        raise CampaignError(f"{where}: bench {name}: modes must be a list of {', '.join(MODES)}")
+    return Bench(name, board, bench_file, tuple(faults), place, float(wait),
+                 tuple(_benchmark(where, b) for b in own), tuple(own_modes))
 
 
 def _options(where: str, data) -> tuple[tuple[str, object], ...]:

@@ -30,6 +30,11 @@ def add_parser(sub) -> None:
     p.add_argument("--board", help="board descriptor name (see `tiny-runner boards`); a bench file may name it")
     p.add_argument("--bench", metavar="FILE|NAME", help="a bench file: the board, the DUT's port, the pass-through "
                    f"board and the energy monitor of one bench; NAME is looked up in ${BENCHES_ENV}, then ./benches")
+    p.add_argument("--place", metavar="NAME", help="a labgrid place (coordinator at $LG_COORDINATOR): acquired for "
+                   "the run, its resources named dut, interface and monitor give the ports, its tags the board and "
+                   "instruments; released at the end (docs/places.md)")
+    p.add_argument("--wait", type=float, metavar="SECONDS", help="with --place: wait up to SECONDS for a place "
+                   "someone else holds (default: stop at once, naming who holds it)")
     p.add_argument("--benchmark", "-b", help="kws, vww, ic, ic2, ad, sww (or kws01, ...); default: what the DUT "
                    "reports")
     p.add_argument("--mode", choices=("performance", "accuracy", "energy"), default="performance")

@@ -37,7 +37,7 @@ def run_row(results: dict) -> dict:
         "finished": results.get("finished"),
         "host": results.get("host"),
         "bench": bench.get("name"),
-        "place": results.get("place"),
+        "place": (results.get("place") or {}).get("place"),
         "firmware_sha256": firmware.get("sha256"),
         "firmware_mode": dut.get("firmware_mode"),
         "dut_vendor": dut.get("vendor"),

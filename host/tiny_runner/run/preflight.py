@@ -14,6 +14,7 @@ from ..bench.bench import Part, PortsBench
 from ..bench.detect import find_dut_port, find_monitor, find_relay
 from ..bench.file import BenchFile, load_bench
 from ..bench.monitors import DEFAULT_MONITOR, get_plugin, parse_spec, plugins
+from ..bench.place import PlaceBench, PlacePlan, plan_place
 from ..bench.relays import DEFAULT_RELAY
 from ..bench.relays import get_plugin as get_relay
 from ..benchmarks import get_benchmark
@@ -35,6 +36,8 @@ class MeasureOptions:
 
     board: str | None = None
     bench: str | None = None
+    place: str | None = None  # a labgrid place (bench/place.py)
+    wait: float | None = None  # seconds to wait for a place someone else holds
     benchmark: str | None = None
     mode: str = "performance"
     dut: str | None = None
@@ -207,10 +210,17 @@ def check_counts(opts: MeasureOptions) -> None:
 def apply_bench(opts: MeasureOptions) -> BenchFile | None:
     """--bench: the bench file's board and ports, taken as if they had been given as options."""
     if not opts.bench:
-        if not opts.board:
-            raise UsageError("--board BOARD is required (or --bench with a bench file that names its board)")
+        if not opts.board and not opts.place:
+            raise UsageError("--board BOARD is required (or --bench with a bench file that names its board, or "
+                             "--place)")
         return None
     bench = load_bench(opts.bench)
+    if bench.place:
+        if opts.place and opts.place != bench.place:
+            raise UsageError(f"--place {opts.place}, but bench {bench.name} ({bench.path}) is on place {bench.place}")
+        opts.place = bench.place
+        opts.board = opts.board or bench.board
+        return bench
     for option, value in (("--dut", opts.dut), ("--relay", opts.relay), ("--monitor", opts.monitor)):
         if value is not None and not (opts.dry_run and option != "--dut"):
             raise UsageError(f"{option} and --bench: bench {bench.name} names its own ports; pass one or the other")
@@ -229,12 +239,37 @@ def apply_bench(opts: MeasureOptions) -> BenchFile | None:
     return bench
 
 
+def check_place_options(opts: MeasureOptions, bench: BenchFile | None, streamed: bool) -> PlacePlan | None:
+    """--place (or a bench file's place): ports come from the place, kinds from its tags, the
+    options or the bench file; the coordinator is asked about the place, nothing is acquired."""
+    if opts.wait is not None and not opts.place:
+        raise UsageError("--wait applies to a labgrid place (--place) only")
+    if not opts.place:
+        return None
+    if opts.dut is not None:
+        raise UsageError(f"--dut and --place: place {opts.place} gives the DUT's port")
+    for option, spec in (("--relay", opts.relay), ("--monitor", opts.monitor)):
+        if spec and ":" in spec:
+            raise UsageError(f"{option} {spec} and --place: place {opts.place} gives the port; name the kind alone")
+    if opts.dry_run:
+        raise UsageError("--dry-run wires the virtual lab's instruments on this host; it does not take --place")
+    plan = plan_place(opts.place, opts.wait, mode=opts.mode, streamed=streamed, board=opts.board,
+                      relay_kind=opts.relay or (bench.relay if bench else None),
+                      monitor_kind=opts.monitor or (bench.monitor if bench else None))
+    opts.board = opts.board or plan.board
+    if not opts.board:
+        raise UsageError(f"place {opts.place} has no board tag: pass --board (or tag it: labgrid-client -p "
+                         f"{opts.place} set-tags board=NAME)")
+    return plan
+
+
 def build_request(opts: MeasureOptions) -> MeasureRequest:
     """Check everything that can be checked before a run directory exists or a port opens."""
     bench = apply_bench(opts)
+    streamed = bool(opts.benchmark and get_benchmark(opts.benchmark).streaming)
+    place = check_place_options(opts, bench, streamed)
     board = load_board(opts.board)
     benchmark = get_benchmark(opts.benchmark) if opts.benchmark else None
-    streamed = bool(benchmark and benchmark.streaming)
     if opts.dry_run and opts.mode != "energy":
         raise UsageError("--dry-run applies to energy mode only")
     if benchmark and not benchmark.supports(opts.mode):
@@ -256,10 +291,10 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
                    "--lab-monitor-quirk": opts.lab_monitor_quirk or None}
     given = [option for option, value in lab_options.items()
              if value is not None and not (opts.dry_run and option == "--lab-monitor-quirk")]
-    outside_bench = opts.dut is not None or ":" in (opts.relay or "")
+    outside_bench = opts.dut is not None or ":" in (opts.relay or "") or place is not None
     if given and (outside_bench or not board.virtual):
-        raise UsageError(f"{given[0]} configures the virtual lab; it has no effect with --dut, --relay PORT or a "
-                         "real board")
+        raise UsageError(f"{given[0]} configures the virtual lab; it has no effect with --dut, --relay PORT, "
+                         "--place or a real board")
     emulated_only = [option for option in given if option not in ("--lab-firmware-mode", "--lab-monitor-quirk")]
     if emulated_only and board.firmware_port:
         raise UsageError(f"{emulated_only[0]} configures the emulated reference firmware; {board.name} runs the C "
@@ -273,7 +308,7 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
         raise UsageError("pass --model or --model-dir, not both")
 
     model = None
-    on_the_lab = board.virtual and opts.dut is None and ":" not in (opts.relay or "")
+    on_the_lab = board.virtual and not outside_bench
     if benchmark and (opts.model or on_the_lab or opts.check_outputs):
         model = resolve_model(benchmark.id, model_file=opts.model, model_dir=opts.model_dir)
     dataset = None
@@ -281,11 +316,18 @@ def build_request(opts: MeasureOptions) -> MeasureRequest:
         if benchmark is None:
             raise UsageError("--dataset needs --benchmark so the files can be checked before the run")
         dataset = load_dataset(opts.dataset, benchmark, opts.labels)
-    kind = parse_spec(opts.monitor or DEFAULT_MONITOR)[0] if opts.mode == "energy" else None
+    monitor_spec = place.monitor_spec if place else opts.monitor or DEFAULT_MONITOR
+    kind = parse_spec(monitor_spec)[0] if opts.mode == "energy" else None
     if kind and streamed and not kind.edge_input:
         raise UsageError(f"the {kind.name} has no timestamp input; a stream's energy window is framed by the DUT's "
                          "two timestamp pulses, which need one (LPM01A, STLINK-V3PWR, Joulescope, PPK2, Otii)")
-    if on_the_lab:
+    if place:
+        if kind:
+            check_energy_bench(opts, board, monitor_spec, place.relay_kind)
+        elif streamed:
+            check_relay_baud(opts, board, place.relay_kind)
+        source = PlaceBench(place, described=bench.describe() if bench else {"name": place.name, **place.describe()})
+    elif on_the_lab:
         if kind:
             check_energy_bench(opts, board, kind.name, opts.relay)
         elif streamed:
