@@ -6,9 +6,7 @@ tolerance. And bench files that cannot be used, each one line."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, require_tools
-from support.labgrid_deployment import free_port, served_lab
+from support.labgrid_deployment import free_port, served_lab, wait_listening
 
 BOARD = "virtual-l4r5zi"
 
@@ -34,16 +32,8 @@ def ser2net(tmp_path: Path, ptys: dict[str, str]):
     server = subprocess.Popen(["ser2net", "-n", "-d", "-c", str(config)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
         for port in ports.values():
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"ser2net did not listen on 127.0.0.1:{port}")
-                    time.sleep(0.1)
+            wait_listening(port, "ser2net", timeout=10)
         yield {name: f"rfc2217://127.0.0.1:{port}?ign_set_control" for name, port in ports.items()}
     finally:
         server.terminate()

@@ -25,7 +25,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_listening(port: int, what: str, timeout: float = 15) -> None:
+def wait_listening(port: int, what: str, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -61,7 +61,7 @@ class Labgrid:
         self.address = f"127.0.0.1:{free_port()}"
         self.processes: list[subprocess.Popen] = []
         self._start([str(BIN / "labgrid-coordinator"), "-l", self.address], "coordinator")
-        _wait_listening(int(self.address.split(":")[1]), "labgrid-coordinator")
+        wait_listening(int(self.address.split(":")[1]), "labgrid-coordinator")
 
     def _start(self, command: list[str], name: str) -> None:
         log = open(self.folder / f"{name}.log", "wb")
