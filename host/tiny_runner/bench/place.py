@@ -159,12 +159,13 @@ class PlaceBench:
         plan = self.plan
         started = time.monotonic()
         with Coordinator(plan.address) as coordinator:
-            acquired = False
+            held_before = coordinator.view(plan.name).acquired_by == coordinator.me
             try:
                 acquired = coordinator.acquire(plan.name, plan.wait_s, on_wait=lambda text: _note(log, text))
                 resources = coordinator.port_params(plan.name, tuple(plan.roles.values()))
             except BaseException:
-                coordinator.release(plan.name)  # only if it is ours: a Ctrl-C may land mid-acquisition
+                if not held_before:  # ours only if this run took it: a Ctrl-C may land mid-acquisition
+                    coordinator.release(plan.name)
                 raise
         self.timings["acquire_s"] = time.monotonic() - started
         log(f"place {plan.name} " + ("acquired" if acquired else "already acquired by this user: used, left acquired")
