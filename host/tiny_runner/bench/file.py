@@ -118,7 +118,7 @@ def load_bench(ref: str) -> BenchFile:
         raise BenchFileError(f"{path}: key 'name' {name!r}: letters, digits, '.', '_' and '-', at most 64")
     place = text("", "place")
     if place:
-        return _place_bench(path, name, data, text)
+        return _place_bench(path, name, place, text)
     relay = monitor = None
     if "relay" in data:
         relay = f"{text('relay', 'kind', required=True)}:{text('relay', 'port', required=True)}"
@@ -132,11 +132,11 @@ def load_bench(ref: str) -> BenchFile:
     return BenchFile(name, path, text("", "board"), dut, relay, monitor)
 
 
-def _place_bench(path: Path, name: str, data: dict, text) -> BenchFile:
+def _place_bench(path: Path, name: str, place: str, text) -> BenchFile:
     """A bench on a labgrid place: the place gives the ports; the file may name kinds."""
     for table, key in (("dut", "port"), ("relay", "port"), ("monitor", "port"), ("monitor", "serial")):
         if text(table, key):
-            raise BenchFileError(f"{path}: [{table}] {key}: bench {name} is on place {data['place']}, which gives "
+            raise BenchFileError(f"{path}: [{table}] {key}: bench {name} is on place {place}, which gives "
                                  "its ports; leave them out")
     return BenchFile(name, path, text("", "board"), None, text("relay", "kind"), text("monitor", "kind"),
-                     place=text("", "place"))
+                     place=place)

@@ -45,7 +45,6 @@ class PlacePlan:
     roles: dict[str, str]  # role ("dut", "interface", "monitor") -> the place's name for its resource
     relay_kind: str | None
     monitor_spec: str | None  # KIND (its port is the `monitor` resource) or a network instrument's KIND:TARGET
-    held_by: str | None  # who held it when it was checked
 
     def describe(self) -> dict:
         return {"place": self.name, "coordinator": self.address, "roles": dict(self.roles),
@@ -106,7 +105,7 @@ def plan_place(name: str, wait_s: float | None, *, mode: str, streamed: bool, bo
     held_by = view.acquired_by if view.acquired_by != me else None
     if held_by and not wait:
         raise PlaceBusy(f"place {name} is acquired by {held_by}; wait for it with --wait SECONDS")
-    return PlacePlan(name, address, wait, tagged_board, roles, relay, monitor, held_by)
+    return PlacePlan(name, address, wait, tagged_board, roles, relay, monitor)
 
 
 _ROLE_WORDS = {"dut": "DUT's UART", "interface": "pass-through board", "monitor": "energy monitor"}
