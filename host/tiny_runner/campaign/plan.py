@@ -19,6 +19,13 @@
     wait = 600                          # seconds a cell waits for the place if someone holds it (default 600)
     benchmarks = ["ad"]                 # what this bench's firmware runs, when not all of the campaign's
     modes = ["energy"]                  # what its wiring measures, when not all of the campaign's
+    [[benches]]
+    name = "l4r5"
+    board = "nucleo-l4r5zi"
+    probe = "066DFF"                    # flash --probe, when several probes are attached
+    [[benches.images]]                  # flashed one after the other, each image's cells between (images.py)
+    name = "80mhz"
+    path = "build/kws-80mhz.elf"
 
     [measure]                           # options every cell's `measure` gets
     target_window = 12.0
@@ -28,12 +35,13 @@
     kws = "data/kws01"
 
 A cell is one `tiny-runner measure`; its key is a hash of its whole definition and of the
-firmware image installed on its board (`tiny-runner flash` records it), so a cell is measured
-again when either changes.
+firmware image: the bench's image that the campaign flashes, or else the one installed on its
+board (`tiny-runner flash` records it), so a cell is measured again when either changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -42,10 +50,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bench.file import load_bench
 from ..benchmarks import get_benchmark
 from ..boards import load_board
 from ..errors import CampaignError, TinyRunnerError, UsageError
 from ..image.installed import installed_image
+from .images import Image, load_images
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MODES = ("performance", "accuracy", "energy")
@@ -57,7 +67,7 @@ MEASURE_OPTIONS = {
     "model_dir": ("--model-dir", str), "lab_fault": ("--lab-fault", list), "labels": ("--labels", str),
 }
 _TOP_KEYS = {"name", "benchmarks", "modes", "voltages_mv", "repeats", "retries", "benches", "measure", "datasets"}
-_BENCH_KEYS = {"name", "board", "bench", "place", "wait", "benchmarks", "modes", "lab_fault"}
+_BENCH_KEYS = {"name", "board", "bench", "place", "wait", "benchmarks", "modes", "lab_fault", "images", "probe"}
 DEFAULT_PLACE_WAIT_S = 600.0
 
 
@@ -71,6 +81,9 @@ class Bench:
     place_wait_s: float = DEFAULT_PLACE_WAIT_S
     benchmarks: tuple[str, ...] = ()  # the benchmarks its board's firmware runs, when not all of the campaign's
     modes: tuple[str, ...] = ()  # the modes its wiring measures (a DUT's UART, an energy bench), when not all
+    images: tuple[Image, ...] = ()  # flashed one after the other by the campaign
+    flash_board: str | None = None  # the board they are flashed on: board, or the bench file's
+    probe: str | None = None  # flash --probe
 
 
 @dataclass(frozen=True)
@@ -84,11 +97,14 @@ class Cell:
     options: tuple[tuple[str, object], ...]
     dataset: str | None
     firmware_sha256: str | None
+    image: Image | None = None  # flashed by the campaign before the cell
 
     @property
     def definition(self) -> dict:
-        place = {"place": self.bench.place} if self.bench.place else {}  # keys of cells without one stay as they were
-        return {"campaign": self.campaign, "bench": self.bench.name, "board": self.bench.board, **place,
+        # keys of cells without a place or an image stay as they were
+        place = {"place": self.bench.place} if self.bench.place else {}
+        image = {"image": self.image.name} if self.image else {}
+        return {"campaign": self.campaign, "bench": self.bench.name, "board": self.bench.board, **place, **image,
                 "bench_file": self.bench.bench_file, "benchmark": self.benchmark, "mode": self.mode,
                 "voltage_mv": self.voltage_mv, "repeat": self.repeat, "options": dict(self.options),
                 "lab_faults": list(self.bench.lab_faults), "dataset": self.dataset,
@@ -101,7 +117,8 @@ class Cell:
     @property
     def label(self) -> str:
         volts = f" {self.voltage_mv} mV" if self.voltage_mv else ""
-        return f"{self.bench.name}: {self.benchmark} {self.mode}{volts} #{self.repeat}"
+        image = f" [{self.image.name}]" if self.image else ""
+        return f"{self.bench.name}{image}: {self.benchmark} {self.mode}{volts} #{self.repeat}"
 
     def measure_args(self) -> list[str]:
         """The `tiny-runner measure` options of this cell (the runner adds --out, --db and the cell)."""
@@ -158,10 +175,11 @@ def load_campaign(path: str | Path) -> Campaign:
         raise CampaignError(f"{where}: mode {bad[0]!r}; modes are {', '.join(MODES)}")
     voltages = _list(where, data, "voltages_mv", int, required=False) or [None]
     repeats, retries = _count(where, data, "repeats", 1, 1), _count(where, data, "retries", 1, 0)
-    benches = tuple(_bench(where, i, b) for i, b in enumerate(_list(where, data, "benches", dict)))
+    benches = tuple(_bench(where, i, b, path.parent) for i, b in enumerate(_list(where, data, "benches", dict)))
     names = [b.name for b in benches]
     if len(set(names)) != len(names):
         raise CampaignError(f"{where}: two benches are named {next(n for n in names if names.count(n) > 1)!r}")
+    _check_flashed_boards(where, benches)
     options = _options(where, data.get("measure", {}))
     datasets = data.get("datasets", {})
     if not isinstance(datasets, dict) or not all(isinstance(v, str) for v in datasets.values()):
@@ -169,20 +187,24 @@ def load_campaign(path: str | Path) -> Campaign:
     datasets = {_benchmark(where, k): str((path.parent / v).resolve()) for k, v in datasets.items()}
     cells = []
     for bench in benches:
-        for benchmark, mode, repeat in itertools.product(bench.benchmarks or benchmarks, bench.modes or modes,
-                                                         range(1, repeats + 1)):
-            cells += _cells(where, name, bench, benchmark, mode, repeat, voltages, options, datasets)
+        # a bench's cells run in this order: each image's together, so it is flashed once
+        for image in bench.images or [None]:
+            own_benchmarks = (image.benchmarks if image else ()) or bench.benchmarks or benchmarks
+            own_modes = (image.modes if image else ()) or bench.modes or modes
+            for benchmark, mode, repeat in itertools.product(own_benchmarks, own_modes, range(1, repeats + 1)):
+                cells += _cells(where, name, bench, image, benchmark, mode, repeat, voltages, options, datasets)
     return Campaign(name, path, benches, tuple(cells), retries)
 
 
-def _cells(where: str, campaign: str, bench: Bench, benchmark: str, mode: str, repeat: int, voltages: list,
-           options: tuple, datasets: dict) -> list[Cell]:
+def _cells(where: str, campaign: str, bench: Bench, image: Image | None, benchmark: str, mode: str, repeat: int,
+           voltages: list, options: tuple, datasets: dict) -> list[Cell]:
     """One cell per voltage in energy mode, else one."""
     needs_dataset = mode == "accuracy" or get_benchmark(benchmark).streaming
     if needs_dataset and benchmark not in datasets:
         raise CampaignError(f"{where}: {benchmark} in {mode} mode needs its folder in [datasets]")
+    firmware = image.sha256 if image else _firmware_sha256(bench)
     return [Cell(campaign, bench, benchmark, mode, voltage, repeat, options,
-                 datasets[benchmark] if needs_dataset else None, _firmware_sha256(bench))
+                 datasets[benchmark] if needs_dataset else None, firmware, image)
             for voltage in (voltages if mode == "energy" else [None])]
 
 
@@ -210,7 +232,7 @@ def _benchmark(where: str, name: str) -> str:
         raise CampaignError(f"{where}: {exc.message}") from None
 
 
-def _bench(where: str, index: int, data: dict) -> Bench:
+def _bench(where: str, index: int, data: dict, folder: Path) -> Bench:
     unknown = sorted(set(data) - _BENCH_KEYS)
     if unknown:
         raise CampaignError(f"{where}: benches[{index}]: unknown key {unknown[0]!r}; a bench has "
@@ -238,14 +260,63 @@ def _bench(where: str, index: int, data: dict) -> Bench:
     faults = data.get("lab_fault", [])
     if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
         raise CampaignError(f"{where}: bench {name}: lab_fault must be a list of KEY=VALUE strings")
+    bench = Bench(name, board, bench_file, tuple(faults), place, float(wait),
+                  *_own_benchmarks_and_modes(where, f"{where}: bench {name}", data))
+    if "images" not in data:
+        if "probe" in data:
+            raise CampaignError(f"{where}: bench {name}: probe is for flashing the bench's images; it has none")
+        return bench
+    return _imaged_bench(where, bench, data, folder)
+
+
+def _imaged_bench(where: str, bench: Bench, data: dict, folder: Path) -> Bench:
+    """A bench the campaign flashes with each of its images in turn."""
+    if bench.place:
+        raise CampaignError(f"{where}: bench {bench.name}: a campaign does not flash a labgrid place's board (remote "
+                            "flashing is not supported); flash it first and give the bench the benchmarks it runs")
+    board_name = bench.board
+    if bench.bench_file:
+        try:
+            board_name = load_bench(bench.bench_file).board
+        except TinyRunnerError as exc:
+            raise CampaignError(f"{where}: bench {bench.name}: {exc.message}") from None
+        if board_name is None:
+            raise CampaignError(f"{where}: bench {bench.name}: its bench file names no board to flash the images on")
+    board = load_board(board_name)
+    if board.virtual and not board.firmware_port:
+        raise CampaignError(f"{where}: bench {bench.name}: {board.name} runs the emulated reference firmware of the "
+                            "virtual lab; there is no image to flash (qemu-m4 and native-posix run images)")
+    probe = data.get("probe")
+    if probe is not None and (not isinstance(probe, str) or not probe.isprintable() or not probe or board.virtual):
+        raise CampaignError(f"{where}: bench {bench.name}: probe is a real board's debug probe ID, got {probe!r}")
+    images = load_images(where, bench.name, data["images"], board, folder, _NAME,
+                         lambda here, entry: _own_benchmarks_and_modes(where, here, entry))
+    return dataclasses.replace(bench, images=images, flash_board=board.name, probe=probe)
+
+
+def _own_benchmarks_and_modes(where: str, here: str, data: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A bench's or an image's own `benchmarks` and `modes`: what it runs, when not all of the campaign's."""
     own = data.get("benchmarks", [])
     if not isinstance(own, list) or not all(isinstance(b, str) for b in own):
-        raise CampaignError(f"{where}: bench {name}: benchmarks must be a list of benchmark names")
+        raise CampaignError(f"{here}: benchmarks must be a list of benchmark names")
     own_modes = data.get("modes", [])
     if not isinstance(own_modes, list) or not all(m in MODES for m in own_modes):
-        raise CampaignError(f"{where}: bench {name}: modes must be a list of {', '.join(MODES)}")
-    return Bench(name, board, bench_file, tuple(faults), place, float(wait),
-                 tuple(_benchmark(where, b) for b in own), tuple(own_modes))
+        raise CampaignError(f"{here}: modes must be a list of {', '.join(MODES)}")
+    return tuple(_benchmark(where, b) for b in own), tuple(own_modes)
+
+
+def _check_flashed_boards(where: str, benches: tuple[Bench, ...]) -> None:
+    """A board the campaign flashes is that bench's alone: another bench on it would run whatever
+    image was flashed last. Real boards of one kind are told apart by their probes."""
+    for bench in (b for b in benches if b.images):
+        for other in benches:
+            if other is bench or (other.flash_board or other.board) != bench.flash_board:
+                continue
+            if other.images and bench.probe and other.probe and bench.probe != other.probe:
+                continue
+            raise CampaignError(f"{where}: benches {bench.name} and {other.name} are both on {bench.flash_board}, "
+                                f"which {bench.name} flashes; a flashed board is one bench's (real boards: give each "
+                                "bench with images its own probe)")
 
 
 def _options(where: str, data) -> tuple[tuple[str, object], ...]:

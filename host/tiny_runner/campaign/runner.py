@@ -4,6 +4,12 @@ a cell that crashes, hangs up or is interrupted takes nothing else down; it reco
 the results database itself, and the campaign records the cell's state beside it (`cells`):
 pending, running, completed, failed (with the reason), interrupted.
 
+A bench with firmware images has its cells in image order; before the first cell of an image
+that still has something to measure, the worker flashes it (`tiny-runner flash`, 1 + retries
+tries). An image that cannot be flashed fails its cells with the reason, and the worker goes on
+with the next image. A cell that ran other firmware than its image (on a board that reports what
+it runs) is failed, not completed.
+
 Resuming is running the campaign again: a cell whose key (its definition and firmware hash) is
 recorded as completed is skipped; a failed one gets 1 + retries attempts again (the attempts
 column counts them all); an interrupted one is run again, the interruption not counted.
@@ -87,12 +93,62 @@ class CampaignRunner:
     def _work(self, bench: str, finished: threading.Event) -> None:
         try:
             with ResultsDb(self.db_path) as db:
+                flashed = None  # the image this worker flashed last
+                unflashable: dict[str, str] = {}  # image name -> why it could not be flashed
                 for cell in (c for c in self.campaign.cells if c.bench.name == bench):
                     if self._stop.is_set():
                         return
+                    image = cell.image
+                    if image and image != flashed and not self._completed(db, cell):
+                        if image.name not in unflashable:
+                            reason = self._flash(cell)
+                            if self._stop.is_set():
+                                return
+                            if reason:
+                                unflashable[image.name] = reason
+                            else:
+                                flashed = image
+                        if image.name in unflashable:
+                            self._fail_unmeasured(db, cell, unflashable[image.name])
+                            continue
                     self._run_cell(db, cell)
         finally:
             finished.set()
+
+    # -- flashing an image ------------------------------------------------------------------------
+    def _completed(self, db: ResultsDb, cell: Cell) -> bool:
+        return (db.cell(self.campaign.name, cell.key) or {}).get("state") == "completed"
+
+    def _flash(self, cell: Cell) -> str | None:
+        """Flash the cell's image on its bench's board: None when done, else why not."""
+        bench, image = cell.bench, cell.image
+        command = [sys.executable, "-m", "tiny_runner", "flash", "--board", bench.flash_board, image.path,
+                   "--json", "--quiet", *(["--probe", bench.probe] if bench.probe else [])]
+        reason = None
+        for attempt in range(1, self.campaign.retries + 2):
+            began = time.monotonic()
+            code, out, reason = self._child(command)
+            if code in INTERRUPTED_CODES:
+                self._stop.set()
+                return "interrupted"
+            if code == 0:
+                flashed = _flashed_sha256(out)
+                if flashed == image.sha256:
+                    self.report(f"{bench.name}: flashed image {image.name} ({image.sha256[:12]}) on "
+                                f"{bench.flash_board} in {time.monotonic() - began:.1f} s")
+                    return None
+                reason = (f"{image.path} changed since the campaign was loaded (sha256 {str(flashed)[:12]}, was "
+                          f"{image.sha256[:12]}); run the campaign again to measure the new image")
+                break  # flashing it again flashes the same new file
+            self.report(f"{bench.name}: flashing image {image.name}, attempt {attempt} failed: {reason}")
+        return f"flashing image {image.name} failed: {reason}"
+
+    def _fail_unmeasured(self, db: ResultsDb, cell: Cell, reason: str) -> None:
+        """A cell whose image could not be flashed: failed, counted as an attempt, never measured."""
+        name, key = self.campaign.name, cell.key
+        attempts = (db.cell(name, key) or {"attempts": 0})["attempts"] + 1
+        db.set_cell(name, key, cell.definition, "failed", attempts, reason)
+        self._count(cell, "failed", db.cell(name, key))
 
     # -- one cell ---------------------------------------------------------------------------------
     def _run_cell(self, db: ResultsDb, cell: Cell) -> None:
@@ -109,6 +165,9 @@ class CampaignRunner:
             self._change(running=1)
             began = time.monotonic()
             code, results, reason = self._measure(cell)
+            other = other_firmware(cell, results) if code in (0, ResultNotValid.exit_code) else None
+            if other:
+                code, reason = -1, other
             if code in INTERRUPTED_CODES:
                 db.set_cell(name, key, cell.definition, "interrupted", attempts, reason)
                 self._stop.set()
@@ -133,6 +192,12 @@ class CampaignRunner:
         marker = json.dumps({"campaign": self.campaign.name, "key": cell.key, "definition": cell.definition})
         command = [sys.executable, "-m", "tiny_runner", "measure", *cell.measure_args(), "--out",
                    str(self.runs_root), "--db", str(self.db_path), "--json", "--quiet", "--campaign-cell", marker]
+        code, out, reason = self._child(command)
+        results = _json(out)
+        return code, results, None if code in (0, ResultNotValid.exit_code) else reason
+
+    def _child(self, command: list[str]) -> tuple[int, str, str]:
+        """Run one tiny-runner process: its exit code, its stdout and the reason it gives on stderr."""
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with self._lock:
             self._children.add(process)
@@ -141,16 +206,10 @@ class CampaignRunner:
         finally:
             with self._lock:
                 self._children.discard(process)
-        results = None
-        if out.strip():
-            try:
-                results = json.loads(out)
-            except json.JSONDecodeError:
-                results = None
         errors = [line for line in err.splitlines() if line.startswith("tiny-runner: error:")]
         reason = (errors[-1].removeprefix("tiny-runner: error: ") if errors
                   else (err.strip().splitlines() or [f"exit code {process.returncode}"])[-1])
-        return process.returncode, results, None if process.returncode in (0, 3) else reason
+        return process.returncode, out, reason
 
     # -- progress ---------------------------------------------------------------------------------
     def _change(self, running: int) -> None:
@@ -180,6 +239,36 @@ class CampaignRunner:
             line = (f"campaign {self.campaign.name}: done {t.done} ({t.skipped} before) / running {t.running} / "
                     f"failed {t.failed} / remaining {t.remaining}{eta}")
         self.report(line)
+
+
+def _json(out: str) -> dict | None:
+    try:
+        return json.loads(out) if out.strip() else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _flashed_sha256(out: str) -> str | None:
+    """The sha256 of what `flash --json` programmed or installed."""
+    described = _json(out) or {}
+    return ((described.get("installed") or {}).get("sha256")
+            or (described.get("image") or {}).get("sha256"))
+
+
+def other_firmware(cell: Cell, results: dict | None) -> str | None:
+    """Why a cell's run does not count for its image: the board reported running other firmware
+    (the boards that run on this machine report the image they ran; real boards report none)."""
+    if cell.image is None or not results:
+        return None
+    firmware = (results.get("lab") or {}).get("firmware")
+    if firmware is None:
+        return None
+    ran = (firmware.get("installed") or {}).get("sha256")
+    if ran == cell.image.sha256:
+        return None
+    what = f"firmware {ran[:12]}" if ran else "an image it built itself (none was installed)"
+    return (f"the board ran {what}, not image {cell.image.name} ({cell.image.sha256[:12]}): was it flashed or "
+            "erased meanwhile?")
 
 
 def _wait_all(events) -> None:

@@ -30,7 +30,12 @@ def run(args) -> int:
     out = Path(args.out)
     db = Path(args.db) if args.db else out / DEFAULT_DB_NAME
     if args.dry_run:
+        previous = None
         for cell in campaign.cells:
+            if cell.image and cell.image != previous:
+                print(f"{'':12}  {cell.bench.name}: flash {cell.bench.flash_board} with image {cell.image.name} "
+                      f"({cell.image.path}, sha256 {cell.image.sha256[:12]})")
+            previous = cell.image
             print(f"{cell.key[:12]}  {cell.label}")
         print(f"{len(campaign.cells)} cells on {len(campaign.benches)} benches")
         return 0

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..boards import Board, load_board
 from ..errors import UsageError
-from ..image.files import FORMATS, FirmwareImage, FlashRegion, check_fits, image_format, read_image
+from ..image.board_image import read_board_image
+from ..image.files import FORMATS, FirmwareImage
 from ..image.flash import ERASE_MODES, FlashOptions, program
 from ..image.installed import erase, install
 from ..run.progress import Progress
@@ -59,12 +60,7 @@ def run(args) -> int:
         raise UsageError("--frequency must be a positive number of Hz")
     if board.virtual:
         return _virtual(board, args)
-    image = None
-    if args.image is not None:
-        fmt = args.format or (image_format(args.image) if args.image.is_file() else None)
-        base = board.flash_base if fmt == "bin" and args.base_address is None else args.base_address
-        image = read_image(args.image, fmt, base, FlashRegion(board.name, board.flash_base, board.flash_bytes))
-        check_fits(image, board.name, board.flash_base, board.flash_bytes)
+    image = read_board_image(board, args.image, args.format, args.base_address) if args.image is not None else None
     options = FlashOptions(probe_uid=args.probe, packs=tuple(args.pack), erase=args.erase, verify=not args.no_verify,
                            reset=not args.no_reset, frequency_hz=args.frequency)
     progress = Progress(enabled=not args.quiet)
@@ -100,9 +96,7 @@ def _virtual(board: Board, args) -> int:
         print(f"{board.name}: {'installed image removed' if removed else 'no image was installed'}; `measure` builds "
               "its own image again")
         return 0
-    # the size bounds the image before it is read; install() checks its addresses where they count
-    region = FlashRegion(board.name, board.flash_base, board.flash_bytes, check_addresses=False)
-    image = read_image(args.image, args.format, args.base_address, region)
+    image = read_board_image(board, args.image, args.format, args.base_address)
     installed = install(board, image)
     if args.json:
         print(json.dumps({"board": board.name, "image": _describe(image), "installed": installed.describe()}))

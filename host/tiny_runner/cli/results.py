@@ -28,7 +28,7 @@ DEFAULT_RUNS_DIR = "runs"
 FILTER_OPTIONS = {"board": "--board", "benchmark": "--benchmark", "mode": "--mode", "voltage": "--voltage",
                   "since": "--since", "until": "--until", "campaign": "--campaign", "valid_only": "--valid-only"}
 # compare --by: the option's value -> the run column that forms the groups
-GROUP_COLUMNS = {"board": "board", "voltage": "supply_mv"}
+GROUP_COLUMNS = {"board": "board", "voltage": "supply_mv", "firmware": "firmware_sha256"}
 # the figure whose spread across repeats compare shows: the score of energy mode; accuracy runs have no latency
 SPREAD_OF = {"energy": "median_energy_uj_per_inf", "accuracy": "accuracy", "performance": "median_latency_ms"}
 STARTED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how results.json writes `started` (UTC), so text order is time order
@@ -54,7 +54,9 @@ def add_parser(sub) -> None:
     filters.add_argument("--until", metavar="DATE", help="runs started before DATE; a date alone includes that day")
     filters.add_argument("--campaign", help="runs of this campaign")
     filters.add_argument("--valid-only", action="store_true", help="only valid runs")
-    p.add_argument("--by", choices=tuple(GROUP_COLUMNS), help="compare: group by board (default) or supply voltage")
+    p.add_argument("--by", choices=tuple(GROUP_COLUMNS),
+                   help="compare: group by board (default), supply voltage or firmware image (its sha256: the "
+                        "images a campaign flashed, one per clock setting)")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON")
     output.add_argument("--csv", action="store_true", help="print CSV (list and compare)")
@@ -242,8 +244,9 @@ _LIST_TABLE = (
 
 def _compare_table(by: str) -> tuple:
     column = GROUP_COLUMNS[by]
-    group = ("board", lambda g: g[column], False) if by == "board" else \
-        ("supply mV", lambda g: _general(g[column]), True)
+    group = {"board": ("board", lambda g: g[column], False),
+             "voltage": ("supply mV", lambda g: _general(g[column]), True),
+             "firmware": ("firmware", lambda g: (g[column] or "-")[:12], False)}[by]
     return (
         ("benchmark", lambda g: g["benchmark"], False),
         ("mode", lambda g: g["mode"], False),

@@ -38,7 +38,8 @@ def run_row(results: dict) -> dict:
         "host": results.get("host"),
         "bench": bench.get("name"),
         "place": (results.get("place") or {}).get("place"),
-        "firmware_sha256": firmware.get("sha256"),
+        # a real board reports no image; a campaign that flashed it (and read it back) knows it
+        "firmware_sha256": firmware.get("sha256") or _cell_definition(results).get("firmware_sha256"),
         "firmware_mode": dut.get("firmware_mode"),
         "dut_vendor": dut.get("vendor"),
         "monitor_model": instrument.get("model"),
@@ -89,3 +90,7 @@ def window_rows(results: dict) -> list[dict]:
             "quantisation_uj": window.get("quantisation_uj"),
         })
     return rows
+
+
+def _cell_definition(results: dict) -> dict:
+    return (results.get("cell") or {}).get("definition") or {}

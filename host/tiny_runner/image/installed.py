@@ -52,7 +52,8 @@ def _slot(board: Board) -> tuple[Path, Path]:
     return folder / f"{board.name}.image", folder / f"{board.name}.json"
 
 
-def install(board: Board, image: FirmwareImage) -> InstalledImage:
+def check_installable(board: Board, image: FirmwareImage) -> None:
+    """That `board` can run `image`: the kind of ELF its port builds, inside its flash."""
     port = board.firmware_port
     if image.format != "elf":
         raise FlashImageError(f"{image.path}: {board.name} runs ELF images (the {port} port's build output), "
@@ -62,6 +63,10 @@ def install(board: Board, image: FirmwareImage) -> InstalledImage:
         raise FlashImageError(f"{image.path}: an ELF for {image.machine}; {board.name} runs {wanted} code")
     if port == "qemu-mps2-an386":
         check_fits(image, board.name, board.flash_base, board.flash_bytes)
+
+
+def install(board: Board, image: FirmwareImage) -> InstalledImage:
+    check_installable(board, image)
     path, meta = _slot(board)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
