@@ -138,6 +138,27 @@ def test_ctrl_c_during_a_run_on_a_place_releases_it(lab, tmp_path):
             lab.client("-p", "desk", "release", check=False)
 
 
+def test_ctrl_c_at_any_moment_of_opening_the_place_leaves_it_released(lab, tmp_path):
+    """The signal swept across the run's start: checking the place, acquiring it (a request the
+    coordinator may grant after the signal), waiting for its ports, probing the DUT."""
+    for delay in (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0):
+        run = subprocess.Popen([sys.executable, "-m", "tiny_runner", "measure", "--place", "desk", "-b", "kws",
+                                "--out", str(tmp_path / "runs"), "--target-window", "600"],
+                               env=dict(os.environ, **lab.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            time.sleep(delay)
+            run.send_signal(signal.SIGINT)
+            _, stderr = run.communicate(timeout=60)
+            assert run.returncode == 130 and "Traceback" not in stderr, (delay, stderr)
+            assert lab.holder("desk") is None, (delay, stderr)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+            lab.client("-p", "desk", "release", check=False)
+
+
 def test_a_place_this_user_acquired_first_is_used_and_left_acquired(cli, lab, tmp_path):
     lab.client("-p", "desk", "acquire", check=True)
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import PlaceBusy, PlaceError
+from ..run.stopping import signals_held_back
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"  # labgrid's own default
 COORDINATOR_ENV = "LG_COORDINATOR"
@@ -134,8 +135,9 @@ class Coordinator:
                 return False
             if not holder:
                 try:
-                    self._run(self._session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=name)))
-                    self._run(self._session.sync_with_coordinator())
+                    with signals_held_back():  # a Ctrl-C here would leave the place acquired, unknown to the run
+                        self._run(self._session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=name)))
+                        self._run(self._session.sync_with_coordinator())
                     return True
                 except self._grpc_error as exc:  # taken between our look and our request
                     self._run(self._session.sync_with_coordinator())
@@ -172,7 +174,8 @@ class Coordinator:
         if place.acquired != self.me:
             return  # released already, or taken from us (`labgrid-client release --kick`)
         try:
-            self._run(self._session.stub.ReleasePlace(self._pb2.ReleasePlaceRequest(placename=name)))
-            self._run(self._session.sync_with_coordinator())
+            with signals_held_back():
+                self._run(self._session.stub.ReleasePlace(self._pb2.ReleasePlaceRequest(placename=name)))
+                self._run(self._session.sync_with_coordinator())
         except self._grpc_error as exc:
             raise PlaceError(f"place {name} could not be released: {exc.details()}") from None

@@ -9,6 +9,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 
 
@@ -54,6 +55,28 @@ def signals_deferred():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def signals_held_back():
+    """Hold SIGINT, SIGTERM and SIGHUP back for a few milliseconds of work that must not be cut in
+    two (a request to a server and the reply that says it was done); one that came meanwhile is
+    delivered right after. Unlike signals_deferred it swaps the Python handlers rather than
+    masking the signal, so it holds even when the OS hands the signal to another thread (a gRPC
+    client's). Outside the main thread, where handlers cannot be set, it holds nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    signums = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # through the handler it would have met
 
 
 _PR_SET_PDEATHSIG = 1
