@@ -3,11 +3,11 @@
     python benchmarks/campaign_images.py
 
 Builds the native-posix port's kws and ad images, then runs a campaign that flashes a
-native-posix bench with each in turn (5-window performance runs, windows calibrated to the default 12 s, 2 repeats an image)
-beside a virtual-lab bench with the same kws cells (its emulated clock runs ahead of real time,
-so its cells take about a second each). Figures: each flash's time, the campaign's
-wall time against its cells' summed time, the database's rows per image, and a re-run that
-flashes and measures nothing. Needs TINY_RUNNER_MODEL_DIR (e.g. ../shared/reference).
+native-posix bench with each in turn (5-window performance runs, windows calibrated to the
+default 12 s, 2 repeats an image) beside a virtual-lab bench with the same kws cells (its
+emulated clock runs ahead of real time, so its cells take about a second each). Figures: each
+flash's time, the campaign's wall time against its cells' summed time, the database's rows per
+image, and a re-run that flashes and measures nothing. Needs TINY_RUNNER_MODEL_DIR (e.g. ../shared/reference).
 """
 
 from __future__ import annotations

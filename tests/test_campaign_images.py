@@ -161,6 +161,12 @@ HEX = ":0400000001020304F2\n:00000001FF\n"
     ('[[benches]]\nname = "a"\nboard = "nrf52840-dk"\n[[benches.images]]\nname = "x"\npath = "fw.hex"\n'
      'clock = 64\n', "unknown key 'clock'"),
     ('[[benches]]\nname = "a"\nboard = "nrf52840-dk"\nimages = "fw.hex"\n', "images is a list of tables"),
+    ('[[benches]]\nname = "a"\nboard = "native-posix"\n[measure]\nlab_speed = 100\n',
+     "bench a: [measure] lab_speed configures the virtual lab's emulated board", "native-posix, which runs the C"),
+    ('[[benches]]\nname = "a"\nplace = "desk"\nlab_fault = ["silent_after=3"]\n', "lab_fault configures",
+     "the bench is a labgrid place"),
+    ('[[benches]]\nname = "a"\nboard = "nrf52840-dk"\n[measure]\nlab_fault = ["silent_after=3"]\n',
+     "[measure] lab_fault configures", "nrf52840-dk, a real board"),
 ]])
 def test_bad_images_are_refused_before_any_cell(tmp_path, bench, words):
     (tmp_path / "fw.hex").write_text(HEX)

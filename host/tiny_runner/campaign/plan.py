@@ -181,6 +181,7 @@ def load_campaign(path: str | Path) -> Campaign:
         raise CampaignError(f"{where}: two benches are named {next(n for n in names if names.count(n) > 1)!r}")
     _check_flashed_boards(where, benches)
     options = _options(where, data.get("measure", {}))
+    _check_lab_options(where, benches, options)
     datasets = data.get("datasets", {})
     if not isinstance(datasets, dict) or not all(isinstance(v, str) for v in datasets.values()):
         raise CampaignError(f"{where}: [datasets] maps benchmarks to folders (strings)")
@@ -292,6 +293,27 @@ def _imaged_bench(where: str, bench: Bench, data: dict, folder: Path) -> Bench:
     images = load_images(where, bench.name, data["images"], board, folder, _NAME,
                          lambda here, entry: _own_benchmarks_and_modes(where, here, entry))
     return dataclasses.replace(bench, images=images, flash_board=board.name, probe=probe)
+
+
+def _check_lab_options(where: str, benches: tuple[Bench, ...], options: tuple) -> None:
+    """The virtual lab's options on a bench that is not the virtual lab's emulated board: refused
+    here, as each of its cells' `measure` would refuse them, rather than failing every cell."""
+    shared = [f"[measure] {key}" for key, _ in options if key in ("lab_speed", "lab_fault")]
+    for bench in benches:
+        given = shared + (["lab_fault"] if bench.lab_faults else [])
+        board = load_board(bench.board) if bench.board else None
+        if not given or (board is None and not bench.place):
+            continue  # a bench file's runs are checked by measure, which reads it
+        if bench.place:
+            what = "a labgrid place"
+        elif not board.virtual:
+            what = f"{board.name}, a real board"
+        elif board.firmware_port:
+            what = f"{board.name}, which runs the C firmware, timed by its own clock"
+        else:
+            continue
+        raise CampaignError(f"{where}: bench {bench.name}: {given[0]} configures the virtual lab's emulated board; "
+                            f"the bench is {what} (run it in a campaign without the option)")
 
 
 def _own_benchmarks_and_modes(where: str, here: str, data: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
