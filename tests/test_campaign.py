@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, reference_path, run_cli
+from conftest import assert_one_line_error, run_cli
+from support.campaign_files import ENV, write
 from tiny_runner.db.store import ResultsDb
 
-ENV = {"TINY_RUNNER_MODEL_DIR": str(reference_path())}
 BENCHES = """
 [[benches]]
 name = "lab-a"
@@ -34,13 +34,6 @@ FAST = """
 target_window = 10
 lab_speed = 1000
 """
-
-
-def write(folder: Path, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "campaign.toml"
-    path.write_text(text)
-    return path
 
 
 def campaign(path: Path, out: Path, *args: str, code: int = 0) -> dict:

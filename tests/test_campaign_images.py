@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_one_line_error, run_cli
-from test_campaign import ENV, write
+from support.campaign_files import ENV, write
 from tiny_runner.campaign.plan import load_campaign
 from tiny_runner.campaign.runner import other_firmware
 from tiny_runner.db.store import ResultsDb

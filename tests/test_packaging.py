@@ -1,4 +1,5 @@
-"""A non-editable install carries the board descriptors and the firmware sources and works from any directory."""
+"""A non-editable install carries the board descriptors, the firmware sources and the published results
+table, and works from any directory."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def test_wheel_install_ships_boards_and_firmware_and_runs_anywhere(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(REPO)],
                    check=True, capture_output=True, timeout=300)
     assert (target / "tiny_runner" / "board_files" / "virtual-l4r5zi.toml").is_file()
+    table = "tiny_runner/published/mlperf_tiny_results.csv"  # the published results, shipped as public data
+    assert (target / table).read_bytes() == (REPO / "host" / table).read_bytes()
     source = {p.relative_to(REPO / "host").as_posix() for p in (REPO / "host").rglob("*.py")}
     source |= {p.relative_to(REPO).as_posix() for p in (REPO / "energy_monitor").rglob("*.py")}
     installed = {p.relative_to(target).as_posix() for top in ("tiny_runner", "energy_monitor")

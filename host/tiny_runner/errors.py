@@ -225,3 +225,10 @@ class PlaceBusy(TinyRunnerError):
     """The labgrid place is acquired by someone else (and stayed so for the whole of --wait)."""
 
     exit_code = 38
+
+
+class PublishedTableError(TinyRunnerError):
+    """A published results table that cannot be used: unreadable, not UTF-8 CSV, a column missing,
+    a row without its source, a value that is not a number."""
+
+    exit_code = 39

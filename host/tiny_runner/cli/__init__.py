@@ -11,7 +11,7 @@ from ..errors import TinyRunnerError
 from ..run import stopping
 
 SUBCOMMANDS = ("measure", "analyze", "boards", "flash", "dataset", "models", "codegen", "firmware", "detect",
-               "monitors", "benchmarks", "lab", "demo", "results", "campaign")
+               "monitors", "benchmarks", "lab", "demo", "results", "campaign", "published", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
