@@ -54,6 +54,10 @@ def test_the_run_beside_its_board_and_its_class(runs, reference):
     assert median["value"] == statistics.median(energies) and median["results"] == len(energies)
     assert median["ratio"] == pytest.approx(mine["energy_uj_per_inf"] / statistics.median(energies))
     assert mine["runs"]["latency_ms"]["round_ready"] and mine["runs"]["energy_uj_per_inf"]["round_ready"]
+    # no accuracy run: the class's accuracy is still read in the benchmark's metric, top-1
+    top1 = [float(r["top1_pct"]) for r in rows if r["top1_pct"]]
+    assert mine["accuracy_metric"] == "top1" and entry["class_best"]["accuracy"]["value"] == max(top1)
+    assert entry["class_median"]["accuracy"]["ratio"] is None  # nothing measured to set beside it
 
 
 def test_a_run_not_valid_for_submission_is_never_shown_as_valid(runs):
@@ -64,6 +68,8 @@ def test_a_run_not_valid_for_submission_is_never_shown_as_valid(runs):
     assert line.endswith("(NOT VALID for submission)")
     data = json.loads(run_cli("compare", *ad, "--json").stdout)
     assert data["benchmarks"][0]["run"]["runs"]["latency_ms"]["round_ready"] is False
+    ad = data["benchmarks"][0]
+    assert ad["run"]["accuracy_metric"] == "auc" and 0.5 < ad["class_best"]["accuracy"]["value"] <= 1  # an AUC
 
 
 def test_the_database_gives_the_same_comparison(runs):

@@ -58,6 +58,8 @@ def compare_runs(runs: list[dict], board: Board, table_rows) -> list[dict]:
         benchmark = find_benchmark(benchmark_id)
         short = benchmark.short if benchmark else benchmark_id
         mine = _run_figures(members)
+        if mine["accuracy_metric"] is None and benchmark:  # the metric the published accuracy is read in
+            mine["accuracy_metric"] = benchmark.metric
         published = [r for r in table_rows if r["benchmark"] == short]
         same_board = [_published_entry(r, mine) for r in published if r["system_id"].lower() in ids]
         same_class = [r for r in published if r["division"] == "closed"
@@ -89,8 +91,10 @@ def _run_figures(runs: list[dict]) -> dict:
 
 
 def _accuracy_of(row: dict, metric: str | None):
+    """The published accuracy in the run's metric; None for a metric the table has no column of
+    (sww's detections)."""
     column = _ACCURACY_COLUMN.get(metric or "")
-    return row.get(column) if column else (row.get("top1_pct") if row.get("top1_pct") is not None else row.get("auc"))
+    return row.get(column) if column else None
 
 
 def _ratio(mine, theirs):
