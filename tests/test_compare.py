@@ -11,7 +11,7 @@ import statistics
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, reference_path, run_cli
 
 BOARD = "virtual-l4r5zi"
 
@@ -20,7 +20,9 @@ BOARD = "virtual-l4r5zi"
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
     for options in ((), ("--mode", "energy"), ("--iterations", "5", "-b", "ad")):
-        measured = run_cli("measure", "--board", BOARD, "-b", "kws", *options, "--out", str(out), "--json", "-q")
+        # (module-scoped runs start before the per-test fixture that sets the model folder)
+        measured = run_cli("measure", "--board", BOARD, "-b", "kws", *options, "--out", str(out), "--json", "-q",
+                           env={"TINY_RUNNER_MODEL_DIR": str(reference_path())})
         assert measured.code in (0, 3), measured.stderr
     return out
 

@@ -22,6 +22,8 @@ from conftest import assert_one_line_error
 from support.labgrid_deployment import Labgrid, free_port, served_lab
 
 BOARD = "virtual-l4r5zi"
+# as from a terminal: a shell's background job (a CI runner's, too) would start with Ctrl-C ignored
+FROM_A_TERMINAL = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +123,7 @@ def test_ctrl_c_during_a_run_on_a_place_releases_it(lab, tmp_path):
     command = [sys.executable, "-m", "tiny_runner", "measure", "--place", "desk", "-b", "kws", "--out",
                str(tmp_path / "runs"), "--target-window", "600"]  # 6 s a window: SIGINT lands in the first
     run = subprocess.Popen(command, env=dict(os.environ, **lab.env), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                           stderr=subprocess.PIPE, text=True, preexec_fn=FROM_A_TERMINAL)
     try:
         started = next((line for line in iter(run.stderr.readline, "") if "performance: 5 windows" in line), None)
         assert started and run.poll() is None  # the place is acquired once the run opened its bench
@@ -145,7 +147,7 @@ def test_ctrl_c_at_any_moment_of_opening_the_place_leaves_it_released(lab, tmp_p
         run = subprocess.Popen([sys.executable, "-m", "tiny_runner", "measure", "--place", "desk", "-b", "kws",
                                 "--out", str(tmp_path / "runs"), "--target-window", "600"],
                                env=dict(os.environ, **lab.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=FROM_A_TERMINAL)
         try:
             time.sleep(delay)
             run.send_signal(signal.SIGINT)

@@ -13,7 +13,15 @@ import pytest
 from tiny_runner.run.stopping import Terminated, install_handlers, signals_held_back
 
 
-def test_ctrl_c_inside_the_block_is_raised_once_it_has_finished():
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C as in a terminal: under a shell's background job (a CI runner's) it starts ignored."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_inside_the_block_is_raised_once_it_has_finished(ctrl_c_raises):
     steps = []
     with pytest.raises(KeyboardInterrupt):
         with signals_held_back():
@@ -23,6 +31,18 @@ def test_ctrl_c_inside_the_block_is_raised_once_it_has_finished():
         steps.append("after the block")  # never: the signal is delivered as the block ends
     assert steps == ["finished"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_the_process_ignores_stays_ignored():
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with signals_held_back():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        time.sleep(0.05)  # delivered again after the block, and ignored as before
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_sigterm_is_delivered_through_the_runs_own_handler():
