@@ -152,7 +152,8 @@ def test_ctrl_c_at_any_moment_of_opening_the_place_leaves_it_released(lab, tmp_p
             time.sleep(delay)
             run.send_signal(signal.SIGINT)
             _, stderr = run.communicate(timeout=60)
-            assert run.returncode == 130 and "Traceback" not in stderr, (delay, stderr)
+            # a signal before Python has its handler takes its default action, before any place is asked for
+            assert run.returncode in (130, -signal.SIGINT) and "Traceback" not in stderr, (delay, stderr)
             assert lab.holder("desk") is None, (delay, stderr)
         finally:
             if run.poll() is None:
