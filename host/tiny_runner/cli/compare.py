@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..boards import load_board
 from ..db.rows import run_row
-from ..db.store import ResultsDb
-from ..errors import DatabaseError, UsageError
+from ..db.store import open_existing
+from ..errors import UsageError
 from ..published.compare import compare_runs
 from ..published.table import load_table
 from ..run.record import read_record
@@ -53,9 +53,7 @@ def run(args) -> int:
 def _from_db(args) -> list[dict]:
     if not args.board:
         raise UsageError("--db needs --board NAME: compare one board's runs")
-    if not args.db.is_file():
-        raise DatabaseError(f"results database {args.db} does not exist")
-    with ResultsDb(args.db) as db:
+    with open_existing(args.db) as db:
         rows = db.runs(board=args.board, campaign=args.campaign, valid_only=args.valid_only)
     if not rows:
         raise UsageError(f"{args.db} has no runs of {args.board} that match")

@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from ..benchmarks import get_benchmark
-from ..db.store import DEFAULT_DB_NAME, ResultsDb, run_columns
-from ..errors import DatabaseError, UsageError
+from ..db.store import DEFAULT_DB_NAME, ResultsDb, open_existing, run_columns
+from ..errors import UsageError
 
 ACTIONS = ("list", "compare", "reindex", "show")
 MODES = ("performance", "accuracy", "energy")
@@ -67,7 +67,7 @@ def run(args) -> int:
     _check_options(args)
     if args.action == "reindex":
         return _reindex(args)
-    with _open_existing(_db_path(args)) as db:
+    with open_existing(_db_path(args)) as db:
         if args.action == "show":
             return _show(db, args)
         runs = db.runs(**_filters(args))
@@ -135,14 +135,6 @@ def _db_path(args) -> Path:
         return Path(args.db)
     runs_dir = args.target if args.action == "reindex" and args.target else args.out or DEFAULT_RUNS_DIR
     return Path(runs_dir) / DEFAULT_DB_NAME
-
-
-def _open_existing(path: Path) -> ResultsDb:
-    # opening creates a database; reading one that is not there is a mistake worth naming
-    if not path.exists():
-        raise DatabaseError(f"results database {path} does not exist (`tiny-runner measure` writes it; "
-                            "`tiny-runner results reindex RUNS_DIR` builds it from run directories)")
-    return ResultsDb(path)
 
 
 # -- compare ---------------------------------------------------------------------------------------

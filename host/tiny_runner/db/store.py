@@ -226,3 +226,12 @@ def _reason(exc: sqlite3.DatabaseError) -> str:
     if "disk is full" in text or "database or disk is full" in text:
         return "the disk holding it is full"
     return text
+
+
+def open_existing(path: Path) -> ResultsDb:
+    """The database at `path` for reading: opening creates one, and reading one that is not
+    there is a mistake worth naming."""
+    if not Path(path).exists():
+        raise DatabaseError(f"results database {path} does not exist (`tiny-runner measure` writes it; "
+                            "`tiny-runner results reindex RUNS_DIR` builds it from run directories)")
+    return ResultsDb(path)

@@ -74,11 +74,12 @@ def load_table() -> PublishedTable:
 
 def update_table(source: Path) -> PublishedTable:
     """Check `source` as a whole, then keep it as this user's table (written whole or not at all)."""
-    rows = read_table(source)
+    data = _read_bytes(source)
+    rows = parse_table(source, data)
     target = updated_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
-    partial.write_bytes(source.read_bytes())
+    partial.write_bytes(data)  # the bytes that were checked, whatever the file holds by now
     os.replace(partial, target)
     return PublishedTable(target, True, rows)
 
@@ -93,13 +94,23 @@ def reset_table() -> bool:
 
 
 def read_table(path: Path) -> tuple[dict, ...]:
+    return parse_table(path, _read_bytes(path))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
         if path.stat().st_size > MAX_BYTES:
             raise PublishedTableError(f"{path}: {path.stat().st_size:,} bytes; the published results table is far "
                                       f"smaller (at most {MAX_BYTES // 2**20} MiB)")
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes()
     except OSError as exc:
         raise PublishedTableError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def parse_table(path: Path, data: bytes) -> tuple[dict, ...]:
+    """The rows of a table file's bytes, every one checked; `path` names it in the errors."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PublishedTableError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
